@@ -1,0 +1,49 @@
+/*
+ * runner — the role that reproduces a task's environment and then becomes the task (execve).
+ * It needs no API access and no credentials: it reads the task as JSON from a file, writes what it
+ * learned (frozen requirements, resolved commit, or the failure reason) to a result file, and
+ * execs the task. The supervisor (daemon.c / execute.c) reports the result to the server.
+ *
+ * Spawned by the supervisor as:
+ *   clearml-agent --config-file CFG _runner --task-file F --result-file R --build-dir D
+ *                 [-O ...] [--log-level L] [--standalone-mode]
+ * with stdout+stderr on the task's spool file, in its own session, and CLEARML_WORKER_ID (and
+ * CLEARML_WORKER_TAGS, GPU variables) already in the environment.
+ *
+ * Result file (JSON, written atomically with rename, before exec or before a failing exit):
+ *   {"status": "ready" | "failed",
+ *    "status_reason": "<short cause, for tasks.failed>",      (failed only)
+ *    "error": "<longer text, also printed to the log>",          (failed only)
+ *    "requirements": {"pip": [frozen lines], ...} | null,         (report with tasks.set_requirements,
+ *                                                                   moving the task's pip→org_pip once)
+ *    "version_num": "<commit>" | null,                           (tasks.edit when the task had none)
+ *    "python": "<interpreter>", "cache_hit": bool}
+ * A setup failure exits with RUNNER_EXIT_SETUP_FAILED. Owner: runner.c.
+ */
+#ifndef CLEARML_RUNNER_H
+#define CLEARML_RUNNER_H
+
+#include <jansson.h>
+
+#define RUNNER_EXIT_SETUP_FAILED 86
+
+struct runner_args {
+	const char *task_file;
+	const char *result_file;
+	const char *build_dir;     /* per-slot build root (code + venv live under it) */
+	const char *config_file;   /* the config the task gets as CLEARML_CONFIG_FILE */
+	const char *log_level;     /* exported as CLEARML_LOG_LEVEL */
+	int optimization;          /* -O count */
+	int standalone;
+};
+
+/* Called once the environment is ready (result["status"] == "ready") or failed, before exec or
+ * exit; `execute --disable-monitoring` uses it to report straight to the server. May be NULL, in
+ * which case only the result file is written. */
+typedef int (*runner_ready_fn)(void *ctx, const json_t *result);
+
+/* Build the environment and exec the task. Returns only on failure, with the exit status to use. */
+int runner_run(const struct runner_args *a, const json_t *config_root, const json_t *task,
+               runner_ready_fn ready, void *ctx);
+
+#endif
