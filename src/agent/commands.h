@@ -11,7 +11,7 @@
 int cmd_daemon(const struct cli_opts *o, struct config *cfg);   /* daemon.c */
 int cmd_execute(const struct cli_opts *o, struct config *cfg);  /* execute.c */
 int cmd_build(const struct cli_opts *o, struct config *cfg);    /* cmd_misc.c */
-int cmd_list(const struct cli_opts *o, struct config *cfg);     /* cmd_misc.c */
+int cmd_list(const struct cli_opts *o, struct config *cfg);     /* cmd_list.c */
 int cmd_config(const struct cli_opts *o, struct config *cfg);   /* cmd_misc.c */
 int cmd_init(const struct cli_opts *o, struct config *cfg);     /* cmd_misc.c */
 /* Hidden internal role: `clearml-agent _runner ...` (runner.c); takes the raw argv after it. */
