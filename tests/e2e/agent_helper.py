@@ -1,0 +1,118 @@
+"""Helpers shared by the end-to-end tests of the agent: literal-script tasks, and a real
+`clearml-agent daemon` process against a real server-lite.
+"""
+import os
+import signal
+import subprocess
+import time
+
+from conftest import binary, wait_for
+
+FINAL = {"completed", "failed", "stopped", "closed", "published"}
+
+
+def create_script_task(api, script, name="e2e task", project=None, binary_="python3",
+                       entry_point="script.py", requirements=None, extra=None):
+    """A task whose code is a literal script (script.diff holds the whole file)."""
+    body = {
+        "name": name,
+        "type": "training",
+        "script": {"diff": script, "entry_point": entry_point, "binary": binary_,
+                   "working_dir": "."},
+    }
+    if project:
+        body["project"] = project
+    if requirements is not None:
+        body["script"]["requirements"] = requirements
+    if extra:
+        body.update(extra)
+    return api.call("tasks.create", **body)["id"]
+
+
+def enqueue(api, task_id, queue_name=None, queue=None):
+    body = {"task": task_id}
+    if queue:
+        body["queue"] = queue
+    elif queue_name:
+        body["queue_name"] = queue_name
+    return api.call("tasks.enqueue", **body)
+
+
+def task(api, task_id):
+    return api.call("tasks.get_by_id", task=task_id)["task"]
+
+
+def wait_status(api, task_id, statuses=FINAL, timeout=60):
+    return wait_for(lambda: task(api, task_id)["status"] in statuses and task(api, task_id),
+                    timeout=timeout, what=f"task {task_id} to reach {sorted(statuses)}")
+
+
+def agent_env(tmp_path, extra=None):
+    env = dict(os.environ)
+    env["HOME"] = str(tmp_path / "home")
+    os.makedirs(env["HOME"], exist_ok=True)
+    env.pop("CLEARML_CONFIG_FILE", None)
+    if extra:
+        env.update(extra)
+    return env
+
+
+class AgentProcess:
+    """`clearml-agent --config-file <server conf> daemon ...` as a real process."""
+
+    def __init__(self, server, tmp_path, args=(), env=None, name="agent"):
+        self.log_path = os.path.join(str(tmp_path), f"{name}.log")
+        self.log = open(self.log_path, "ab")
+        self.env = agent_env(tmp_path, env)
+        argv = [binary("clearml-agent"), "--config-file", server.conf, "daemon", "--foreground"]
+        argv += list(args)
+        self.proc = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT,
+                                     env=self.env, start_new_session=True)
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def output(self):
+        return open(self.log_path, errors="replace").read()
+
+    def signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def wait(self, timeout=60):
+        return self.proc.wait(timeout)
+
+    def stop(self, sig=signal.SIGTERM, timeout=60):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+        return self.proc.returncode
+
+
+def pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # a zombie is not alive for our purposes
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def wait_gone(pids, timeout=30):
+    end = time.time() + timeout
+    while time.time() < end:
+        if not any(pid_alive(p) for p in pids):
+            return True
+        time.sleep(0.1)
+    return False
