@@ -31,7 +31,7 @@ struct cli_opts {
 	int cpu_only;
 
 	/* daemon */
-	int polling_interval;      /* default 5, clamped to >= 5 */
+	double polling_interval;   /* default 5; the daemon clamps it to agent.polling_interval_min_sec (5) */
 	int foreground;
 	int docker;                /* --docker given */
 	struct strlist docker_args;/* image then args (may be empty: default image) */
