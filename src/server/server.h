@@ -120,6 +120,16 @@ void db_rollback(sqlite3 *db);
 int db_exec(sqlite3 *db, const char *sql);
 /* This thread's connection (opened on first use). */
 sqlite3 *db_thread_conn(struct server *srv);
+/* A prepared statement cached for this connection (keyed by the sql text), reset and unbound,
+ * ready to bind. NULL on a prepare error (logged). Give it back with db_stmt_done() after use;
+ * never hold two uses of the same sql at once. Use it only with db_thread_conn()'s connection. */
+sqlite3_stmt *db_stmt(sqlite3 *db, const char *sql);
+void db_stmt_done(sqlite3_stmt *st);
+/* Close this thread's connection and its cached statements (main thread at exit; pool threads
+ * close theirs when they end). */
+void db_thread_close(void);
+/* ISO-8601 "now" for document datetimes (out >= 40 bytes). */
+void db_now_iso(char *out, size_t outlen);
 
 /* ---- task_store.c (owned with svc_tasks.c) ---- */
 /* Load a task document (new reference) or NULL when it does not exist. */
@@ -147,6 +157,9 @@ int queue_resolve_for_enqueue(sqlite3 *db, const struct identity *who, const cha
                               const char *queue_name, char out_id[33], struct reply *r);
 /* Queue name for an id into out ("" if unknown). */
 void queue_name_of(sqlite3 *db, const char *queue_id, char *out, size_t outlen);
+/* First start: when who's company has no queue at all, create "default" with system tag
+ * "default" (the real server's init). 0 or -1. main.c calls it at every start. */
+int queue_ensure_default(sqlite3 *db, const struct identity *who);
 
 /* ---- event_store.c (owned with svc_events.c) ---- */
 int events_delete_for_task(sqlite3 *db, const char *task_id);
