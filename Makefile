@@ -50,12 +50,15 @@ TASK_LIB   = $(BUILD)/libtask.a
 
 PROGRAMS = $(BUILD)/clearml-agent $(BUILD)/clearml-server-lite $(BUILD)/clearml-task
 UNIT_BINS = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+# Stand-in NVML library for the GPU monitoring tests (no NVIDIA GPU exists on build machines).
+FAKE_NVML = $(BUILD)/tests/libfake-nvml.so
 
 all: $(PROGRAMS)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+	@echo "  CC      $<"
+	@$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
 $(COMMON_LIB): $(call obj,$(COMMON_SRC))
 	@rm -f $@; ar rcs $@ $^
@@ -67,20 +70,28 @@ $(TASK_LIB): $(call obj,$(TASK_SRC))
 	@rm -f $@; ar rcs $@ $^
 
 $(BUILD)/clearml-agent: $(call obj,src/agent/main.c) $(AGENT_LIB) $(COMMON_LIB)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_AGENT)
+	@echo "  LD      $@"
+	@$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_AGENT)
 $(BUILD)/clearml-server-lite: $(call obj,src/server/main.c) $(SERVER_LIB) $(COMMON_LIB)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_SERVER)
+	@echo "  LD      $@"
+	@$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_SERVER)
 $(BUILD)/clearml-task: $(call obj,src/task/main.c) $(TASK_LIB) $(COMMON_LIB)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_COMMON)
+	@echo "  LD      $@"
+	@$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_COMMON)
 
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(AGENT_LIB) $(SERVER_LIB) $(TASK_LIB) $(COMMON_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $< $(AGENT_LIB) $(SERVER_LIB) $(TASK_LIB) $(COMMON_LIB) $(LIBS_TEST)
+	@echo "  LD      $@"
+	@$(CC) $(LDFLAGS) -o $@ $< $(AGENT_LIB) $(SERVER_LIB) $(TASK_LIB) $(COMMON_LIB) $(LIBS_TEST)
 
 deps:
 	@scripts/install-deps.sh
 
-unit: $(UNIT_BINS)
+$(FAKE_NVML): tests/unit/fake_nvml.c
+	@mkdir -p $(dir $@)
+	@$(CC) -std=c17 -O1 -g -fPIC -shared -Wall -Wextra -Werror $(SANFLAGS) -o $@ $<
+
+unit: $(UNIT_BINS) $(FAKE_NVML)
 	@fail=0; for t in $(UNIT_BINS); do \
 	  echo "== $$t"; ASAN_OPTIONS=detect_leaks=1 $$t || fail=1; done; \
 	  if [ $$fail -ne 0 ]; then echo "unit tests FAILED"; exit 1; fi
@@ -89,7 +100,7 @@ e2e: all
 	CLEARML_BUILD_DIR=$(abspath $(BUILD)) $(PYTHON_TEST) -m pytest -q tests/e2e $(PYTEST_ARGS)
 
 test: deps
-	@$(MAKE) --no-print-directory all $(UNIT_BINS)
+	@$(MAKE) --no-print-directory all $(UNIT_BINS) $(FAKE_NVML)
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory e2e
 
