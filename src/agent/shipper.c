@@ -378,8 +378,10 @@ shipper_commit(struct shipper *sh, const struct ship_batch *res)
 	for (size_t i = 0; i < res->msgs && i < sh->nmsgs; i++)
 		free(sh->msgs[i].text);
 	size_t k = res->msgs < sh->nmsgs ? res->msgs : sh->nmsgs;
-	memmove(sh->msgs, sh->msgs + k, (sh->nmsgs - k) * sizeof *sh->msgs);
-	sh->nmsgs -= k;
+	if (k > 0) {
+		memmove(sh->msgs, sh->msgs + k, (sh->nmsgs - k) * sizeof *sh->msgs);
+		sh->nmsgs -= k;
+	}
 	if (res->last_ts > sh->last_ts)
 		sh->last_ts = res->last_ts;
 }
