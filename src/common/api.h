@@ -37,6 +37,7 @@ struct api_claims {
 	char env[64];
 	int service_account_type;
 	int64_t exp;             /* epoch seconds; 0 = never expires */
+	char tenant[128];        /* enterprise "tenant" claim (owner-token impersonation) */
 };
 
 struct api_settings {
@@ -52,6 +53,8 @@ struct api_settings {
 	int initial_connect_retries;  /* first login: connect retries (4); 0 = policy default */
 	double backoff_factor, backoff_max; /* 1.0 / 120.0 */
 	long max_req_size;            /* batch split size (15 MiB) */
+	/* Added by the api owner: */
+	long connect_timeout_ms, read_timeout_ms; /* 0 = the §3.1 policy (3/10 s first, 10/30 s, 30/30 s) */
 };
 
 /* Fill settings from an effective config tree (api.* keys) and the environment variables of
@@ -63,6 +66,10 @@ void api_settings_free(struct api_settings *s);
 /* Takes ownership of nothing; copies what it needs. */
 struct api_session *api_session_new(const struct api_settings *s);
 void api_session_free(struct api_session *sess);
+
+/* A session-wide cancel flag (e.g. set by a SIGTERM handler): every call, login and back-off
+ * sleep of this session checks it at least every 100 ms and fails when it is non-zero. */
+void api_session_set_cancel(struct api_session *sess, volatile sig_atomic_t *cancel);
 
 /* Log in now (fails fast per initial_connect_retries). 0 or -1 with err. */
 int api_login(struct api_session *sess, struct api_error *err);
@@ -94,5 +101,8 @@ char *api_build_url(const char *host, const char *version, const char *endpoint)
 int api_parse_envelope(const char *body, size_t len, int http_status, json_t **data_out,
                        struct api_error *err);
 int api_parse_jwt_claims(const char *token, struct api_claims *claims);
+/* Batch splitting: length of the chunk of whole lines starting at off, at most max bytes (a
+ * longer single line is returned alone); the '\n' after it is not counted. */
+size_t api_batch_chunk(const char *body, size_t len, size_t off, size_t max);
 
 #endif
