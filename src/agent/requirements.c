@@ -898,3 +898,72 @@ req_freeze_lines(const char *out)
 	}
 	return arr;
 }
+
+char **
+req_shlex_split(const char *s, size_t *n_out)
+{
+	char **v = xcalloc(1, sizeof *v);
+	size_t n = 0;
+	struct buf w;
+	buf_init(&w, 1u << 20);
+	int in_word = 0;
+	char quote = 0;
+	for (const char *p = s ? s : ""; ; p++) {
+		char c = *p;
+		if (c == '\0') {
+			if (quote) {
+				buf_free(&w);
+				for (size_t i = 0; i < n; i++)
+					free(v[i]);
+				free(v);
+				*n_out = 0;
+				return NULL;
+			}
+			break;
+		}
+		if (quote == '\'') {
+			if (c == '\'')
+				quote = 0;
+			else
+				(void)buf_append(&w, &c, 1);
+			continue;
+		}
+		if (quote == '"') {
+			if (c == '"') {
+				quote = 0;
+			} else if (c == '\\' && p[1] && strchr("\"\\$`", p[1])) {
+				p++;
+				(void)buf_append(&w, p, 1);
+			} else {
+				(void)buf_append(&w, &c, 1);
+			}
+			continue;
+		}
+		if (isspace((unsigned char)c)) {
+			if (in_word) {
+				v = xreallocarray(v, n + 2, sizeof *v);
+				v[n++] = w.data ? buf_steal(&w) : xstrdup("");
+				buf_reset(&w);
+				in_word = 0;
+			}
+			continue;
+		}
+		in_word = 1;
+		if (c == '\'' || c == '"') {
+			quote = c;
+		} else if (c == '\\' && p[1]) {
+			p++;
+			(void)buf_append(&w, p, 1);
+		} else {
+			(void)buf_append(&w, &c, 1);
+		}
+	}
+	if (in_word) {
+		v = xreallocarray(v, n + 2, sizeof *v);
+		v[n++] = w.data ? buf_steal(&w) : xstrdup("");
+	}
+	buf_free(&w);
+	v[n] = NULL;
+	*n_out = n;
+	return v;
+}

@@ -106,4 +106,9 @@ int req_marker_eval(const char *marker, const char *python_full_version);
  * mentions clearml-agent (§5.7). */
 json_t *req_freeze_lines(const char *freeze_output);
 
+/* POSIX-shell-like word splitting (quotes and backslashes, no expansion), as Python's
+ * shlex.split: for CLEARML_EXTRA_PIP_INSTALL_FLAGS. Returns a NULL-terminated vector (caller frees
+ * each and the vector) with *n set, or NULL on an unterminated quote. */
+char **req_shlex_split(const char *s, size_t *n);
+
 #endif

@@ -207,6 +207,29 @@ test_freeze_filter(void **state)
 	json_decref(a);
 }
 
+static void
+test_shlex(void **state)
+{
+	(void)state;
+	size_t n = 0;
+	char **v = req_shlex_split("  --no-cache-dir -i 'http://x/a b' \"q\\\"x\" a\\ b ''", &n);
+	assert_non_null(v);
+	assert_int_equal(n, 6);
+	assert_string_equal(v[0], "--no-cache-dir");
+	assert_string_equal(v[2], "http://x/a b");
+	assert_string_equal(v[3], "q\"x");
+	assert_string_equal(v[4], "a b");
+	assert_string_equal(v[5], "");
+	assert_null(v[6]);
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+	assert_null(req_shlex_split("'unterminated", &n));
+	v = req_shlex_split("", &n);
+	assert_int_equal(n, 0);
+	free(v);
+}
+
 int
 main(void)
 {
@@ -219,6 +242,7 @@ main(void)
 		cmocka_unit_test(test_pep440),
 		cmocka_unit_test(test_markers),
 		cmocka_unit_test(test_freeze_filter),
+		cmocka_unit_test(test_shlex),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
