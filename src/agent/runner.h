@@ -19,6 +19,10 @@
  *    "version_num": "<commit>" | null,                           (tasks.edit when the task had none)
  *    "python": "<interpreter>", "cache_hit": bool}
  * A setup failure exits with RUNNER_EXIT_SETUP_FAILED. Owner: runner.c.
+ *
+ * Task JSON extra key added by the supervisor: "_environment": {"NAME": "value", ...} holds the
+ * task's hyper-parameters of section "Environment"; with agent.enable_task_env the runner exports
+ * each as an environment variable of the task (names that cannot be variables are skipped).
  */
 #ifndef CLEARML_RUNNER_H
 #define CLEARML_RUNNER_H
