@@ -59,4 +59,13 @@ char *config_mask_url(const char *url);
  * content changed. 0 or -1. */
 int config_dump_json(const json_t *root, const char *path);
 
+/* Built-in defaults (config_defaults.c, spec §2.3–2.5): one HOCON document per top-level section,
+ * parsed by config_load as its first layer. */
+struct config_default {
+	const char *name; /* top-level key: "agent", "api", "logging", "sdk" */
+	const char *text; /* HOCON */
+};
+extern const struct config_default config_defaults[];
+extern const size_t config_defaults_count;
+
 #endif
