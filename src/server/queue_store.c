@@ -600,3 +600,29 @@ queue_delete_row(sqlite3 *db, const char *queue_id)
 		return -1;
 	return sqlite3_changes(db) > 0 ? 0 : -1;
 }
+
+int
+queue_ensure_default(sqlite3 *db, const struct identity *who)
+{
+	const char *company = who ? who->company : SRV_DEFAULT_COMPANY;
+	sqlite3_stmt *st = sq_prepare(db, "SELECT 1 FROM queues WHERE company = ? LIMIT 1");
+	if (!st)
+		return -1;
+	sq_bind_text(st, 1, company);
+	int rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc == SQLITE_ROW)
+		return 0;
+	if (rc != SQLITE_DONE)
+		return -1;
+	struct reply r = {0};
+	char id[33];
+	json_t *stags = json_pack("[s]", "default");
+	int res = queue_create(db, who, "default", NULL, stags, NULL, NULL, id, &r);
+	json_decref(stags);
+	if (res != 0)
+		log_error("creating the default queue: %s", r.msg ? r.msg : "?");
+	free(r.msg);
+	json_decref(r.data);
+	return res;
+}

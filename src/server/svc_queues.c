@@ -1,3 +1,739 @@
-/* svc_queues — STUB endpoint table (owner: queues/workers/events helper). */
-#include "server/server.h"
-const struct endpoint svc_queues_endpoints[] = {{0}};
+/*
+ * svc_queues — the queues.* endpoints of clearml-server-lite (spec clearml-api §2.3, §4):
+ * create/update/delete, get_all/get_by_id/get_default, add/remove/clear, the four move
+ * operations, peek/get_num_entries, metadata, and queues.get_next_task — one BEGIN IMMEDIATE
+ * transaction that pops the head, so however many workers race each task is handed out once.
+ * Storage is queue_store.c; task status restores go through task_store (server.h).
+ */
+#include <regex.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "server/queue_store.h"
+#include "server/store_sql.h"
+#include "util.h"
+
+static const char *
+company_of(const struct req *q)
+{
+	return q->who ? q->who->company : SRV_DEFAULT_COMPANY;
+}
+
+static int
+begin(struct req *q, struct reply *r)
+{
+	if (db_begin(q->db) != 0) {
+		reply_err(r, 500, 100, "Database error (could not start a transaction)");
+		return -1;
+	}
+	return 0;
+}
+
+/* Commit, or turn a failed commit into a 500. */
+static void
+finish(struct req *q, struct reply *r)
+{
+	if (r->code && r->code != 200) {
+		db_rollback(q->db);
+		return;
+	}
+	if (db_commit(q->db) != 0) {
+		db_rollback(q->db);
+		json_decref(r->data);
+		r->data = NULL;
+		reply_err(r, 500, 100, "Database error (commit failed)");
+	}
+}
+
+static int
+metadata_as_list(const struct req *q)
+{
+	return !req_version_ge(q, 2, 17);
+}
+
+static int
+require_queue(struct req *q, struct reply *r, const char **out)
+{
+	if (req_str(q, r, "queue", 1, out) != 0)
+		return -1;
+	if (!queue_exists(q->db, *out)) {
+		reply_err(r, 400, 701, "Invalid queue id: id=%s", *out);
+		return -1;
+	}
+	return 0;
+}
+
+static long long
+max_entries_of(struct req *q, struct reply *r, int *err)
+{
+	long long m = -1;
+	*err = 0;
+	json_t *v = json_object_get(q->body, "max_task_entries");
+	if (v && !json_is_null(v) && req_int(q, r, "max_task_entries", 0, &m) != 0)
+		*err = 1;
+	return m;
+}
+
+static void
+h_create(struct req *q, struct reply *r)
+{
+	const char *name = NULL, *display = NULL;
+	if (req_str(q, r, "name", 1, &name) != 0 || req_str(q, r, "display_name", 0, &display) != 0)
+		return;
+	if (begin(q, r) != 0)
+		return;
+	char id[33];
+	if (queue_create(q->db, q->who, name, json_object_get(q->body, "tags"),
+	                 json_object_get(q->body, "system_tags"),
+	                 json_object_get(q->body, "metadata"), display, id, r) == 0)
+		reply_data(r, json_pack("{s:s}", "id", id));
+	finish(q, r);
+}
+
+static void
+h_get_by_id(struct req *q, struct reply *r)
+{
+	const char *id;
+	int err;
+	if (req_str(q, r, "queue", 1, &id) != 0)
+		return;
+	long long max = max_entries_of(q, r, &err);
+	if (err)
+		return;
+	json_t *qq = queue_to_json(q->db, id, max, metadata_as_list(q));
+	if (!qq) {
+		reply_err(r, 400, 701, "Invalid queue id: id=%s", id);
+		return;
+	}
+	reply_data(r, json_pack("{s:o}", "queue", qq));
+}
+
+static int
+cmp_queues_by(const json_t *a, const json_t *b, const char *field, int desc)
+{
+	json_t *x = json_object_get(a, field), *y = json_object_get(b, field);
+	int c;
+	if (json_is_string(x) && json_is_string(y))
+		c = strcmp(json_string_value(x), json_string_value(y));
+	else
+		c = (x != NULL) - (y != NULL);
+	return desc ? -c : c;
+}
+
+/* Insertion sort: queue lists are small, and stability keeps creation order among equals. */
+static void
+sort_queues(json_t *arr, const json_t *order_by)
+{
+	size_t n = json_array_size(arr);
+	if (!json_is_array(order_by) || n < 2)
+		return;
+	json_t **v = xcalloc(n, sizeof *v);
+	for (size_t i = 0; i < n; i++)
+		v[i] = json_incref(json_array_get(arr, i));
+	for (size_t i = 1; i < n; i++) {
+		json_t *cur = v[i];
+		size_t j = i;
+		while (j > 0) {
+			int c = 0;
+			size_t k;
+			json_t *ob;
+			json_array_foreach(order_by, k, ob) {
+				const char *f = json_string_value(ob);
+				if (!f || *f == '@')
+					continue;
+				int desc = *f == '-';
+				c = cmp_queues_by(v[j - 1], cur, desc ? f + 1 : f, desc);
+				if (c)
+					break;
+			}
+			if (c <= 0)
+				break;
+			v[j] = v[j - 1];
+			j--;
+		}
+		v[j] = cur;
+	}
+	json_array_clear(arr);
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(arr, v[i]);
+	free(v);
+}
+
+/* Replace entries[].task by {id, name} (get_all_ex). */
+static void
+entries_with_names(sqlite3 *db, json_t *queue)
+{
+	size_t i;
+	json_t *e;
+	json_array_foreach(json_object_get(queue, "entries"), i, e) {
+		const char *tid = json_string_value(json_object_get(e, "task"));
+		if (!tid)
+			continue;
+		json_t *t = task_load(db, tid);
+		json_t *name = t ? json_object_get(t, "name") : NULL;
+		json_object_set_new(e, "task", json_pack("{s:s,s:O}", "id", tid, "name",
+		                                          name ? name : json_null()));
+		json_decref(t);
+	}
+}
+
+static void
+get_all_impl(struct req *q, struct reply *r, int ex)
+{
+	json_t *body = q->body;
+	int err;
+	long long max = max_entries_of(q, r, &err);
+	if (err)
+		return;
+	size_t nid = 0, ntags = 0, nstags = 0;
+	const char **ids = sq_str_list(json_object_get(body, "id"), &nid);
+	const char **tags = sq_str_list(json_object_get(body, "tags"), &ntags);
+	const char **stags = sq_str_list(json_object_get(body, "system_tags"), &nstags);
+	const char *name = json_string_value(json_object_get(body, "name"));
+	int search_hidden = json_is_true(json_object_get(body, "search_hidden"));
+	regex_t re;
+	int have_re = 0;
+	if (name) {
+		if (regcomp(&re, name, REG_EXTENDED | REG_NOSUB) != 0) {
+			reply_err(r, 400, 12, "Validation error (invalid regular expression): name=%s", name);
+			goto out;
+		}
+		have_re = 1;
+	}
+	json_t *all = queue_ids_of_company(q->db, company_of(q)), *list = json_array();
+	size_t i;
+	json_t *idv;
+	json_array_foreach(all, i, idv) {
+		const char *id = json_string_value(idv);
+		if (ids) {
+			int hit = 0;
+			for (size_t k = 0; k < nid; k++)
+				hit |= strcmp(ids[k], id) == 0;
+			if (!hit)
+				continue;
+		}
+		json_t *qq = queue_to_json(q->db, id, max, metadata_as_list(q));
+		if (!qq)
+			continue;
+		const char *qname = json_string_value(json_object_get(qq, "name"));
+		json_t *qtags = json_object_get(qq, "tags"), *qstags = json_object_get(qq, "system_tags");
+		const char *hidden[] = {"-k8s-glue"};
+		int keep = (!have_re || regexec(&re, qname ? qname : "", 0, NULL, 0) == 0) &&
+		           (!tags || sq_tags_match(tags, ntags, qtags)) &&
+		           (!stags || sq_tags_match(stags, nstags, qstags)) &&
+		           (search_hidden || ids || name || sq_tags_match(hidden, 1, qstags));
+		if (keep)
+			json_array_append_new(list, qq);
+		else
+			json_decref(qq);
+	}
+	json_decref(all);
+	sort_queues(list, json_object_get(body, "order_by"));
+
+	long long page = -1, page_size = SRV_MAX_PAGE_SIZE;
+	json_t *pv = json_object_get(body, "page"), *psv = json_object_get(body, "page_size");
+	if (json_is_integer(pv))
+		page = json_integer_value(pv);
+	if (json_is_integer(psv) && json_integer_value(psv) > 0)
+		page_size = json_integer_value(psv);
+	if (page_size > SRV_MAX_PAGE_SIZE)
+		page_size = SRV_MAX_PAGE_SIZE;
+	long long start = page > 0 ? page * page_size : 0;
+	json_t *out = json_array(), *only = json_object_get(body, "only_fields");
+	if (!only)
+		only = json_object_get(body, "projection");
+	for (long long k = start; k < (long long)json_array_size(list) && k < start + page_size; k++) {
+		json_t *qq = json_array_get(list, (size_t)k);
+		if (ex)
+			entries_with_names(q->db, qq);
+		json_array_append_new(out, sq_project(qq, only));
+	}
+	json_decref(list);
+	reply_data(r, json_pack("{s:o}", "queues", out));
+out:
+	if (have_re)
+		regfree(&re);
+	free(ids);
+	free(tags);
+	free(stags);
+}
+
+static void
+h_get_all(struct req *q, struct reply *r)
+{
+	get_all_impl(q, r, 0);
+}
+
+static void
+h_get_all_ex(struct req *q, struct reply *r)
+{
+	get_all_impl(q, r, 1);
+}
+
+static void
+h_get_default(struct req *q, struct reply *r)
+{
+	char id[33], name[256];
+	if (queue_get_default(q->db, company_of(q), id, name, sizeof name, r) == 0)
+		reply_data(r, json_pack("{s:s,s:s}", "id", id, "name", name));
+}
+
+static int
+set_json_col(sqlite3 *db, const char *col, const char *queue_id, json_t *v)
+{
+	char *sql = xasprintf("UPDATE queues SET %s = ? WHERE id = ?", col);
+	sqlite3_stmt *st = sq_prepare(db, sql);
+	free(sql);
+	if (!st)
+		return -1;
+	char *text = json_is_string(v) ? NULL : sq_json_text(v);
+	sq_bind_text(st, 1, json_is_string(v) ? json_string_value(v) : text);
+	sq_bind_text(st, 2, queue_id);
+	int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+	sqlite3_finalize(st);
+	free(text);
+	return rc;
+}
+
+static void
+h_update(struct req *q, struct reply *r)
+{
+	const char *id, *name = NULL, *display = NULL;
+	if (req_str(q, r, "queue", 1, &id) != 0 || req_str(q, r, "name", 0, &name) != 0 ||
+	    req_str(q, r, "display_name", 0, &display) != 0)
+		return;
+	json_t *tags = json_object_get(q->body, "tags");
+	json_t *stags = json_object_get(q->body, "system_tags");
+	json_t *md = json_object_get(q->body, "metadata");
+	if (sq_tags_valid(tags) || sq_tags_valid(stags)) {
+		reply_err(r, 400, 16, "Field value error (tags must be strings not starting with __$)");
+		return;
+	}
+	if (begin(q, r) != 0)
+		return;
+	if (!queue_exists(q->db, id)) {
+		reply_err(r, 400, 701, "Invalid queue id: id=%s", id);
+		goto done;
+	}
+	json_t *fields = json_object();
+	int rc = 0;
+	if (name) {
+		char other[33];
+		char company[64];
+		queue_company_of(q->db, id, company, sizeof company);
+		if (strlen(name) < 3) {
+			reply_err(r, 400, 800, "Data validation error (Queue name must be at least 3 "
+			          "characters long): name=%s", name);
+			json_decref(fields);
+			goto done;
+		}
+		if (queue_find_by_name(q->db, company, name, other) && strcmp(other, id) != 0) {
+			reply_err(r, 400, 801, "Value combination already exists (unique field already "
+			          "contains this value): name=%s", name);
+			json_decref(fields);
+			goto done;
+		}
+		json_t *v = json_string(name);
+		rc |= set_json_col(q->db, "name", id, v);
+		json_object_set_new(fields, "name", v);
+	}
+	if (display) {
+		json_t *v = json_string(display);
+		rc |= set_json_col(q->db, "display_name", id, v);
+		json_object_set_new(fields, "display_name", v);
+	}
+	if (json_is_array(tags)) {
+		rc |= set_json_col(q->db, "tags", id, tags);
+		json_object_set(fields, "tags", tags);
+	}
+	if (json_is_array(stags)) {
+		rc |= set_json_col(q->db, "system_tags", id, stags);
+		json_object_set(fields, "system_tags", stags);
+	}
+	if (md && !json_is_null(md)) {
+		json_t *norm = json_object();
+		size_t i;
+		json_t *e;
+		if (json_is_array(md)) {
+			json_array_foreach(md, i, e) {
+				const char *k = json_string_value(json_object_get(e, "key"));
+				if (k)
+					json_object_set(norm, k, e);
+			}
+		} else if (json_is_object(md)) {
+			json_object_update(norm, md);
+		}
+		rc |= set_json_col(q->db, "metadata", id, norm);
+		json_object_set_new(fields, "metadata", norm);
+	}
+	if (rc) {
+		json_decref(fields);
+		reply_err(r, 500, 100, "Database error: %s", sqlite3_errmsg(q->db));
+		goto done;
+	}
+	int updated = json_object_size(fields) > 0;
+	if (updated) {
+		int64_t now = sq_now_us();
+		sqlite3_stmt *st = sq_prepare(q->db, "UPDATE queues SET last_update = ? WHERE id = ?");
+		if (st) {
+			sqlite3_bind_int64(st, 1, now);
+			sq_bind_text(st, 2, id);
+			sqlite3_step(st);
+			sqlite3_finalize(st);
+		}
+		json_object_set_new(fields, "last_update", sq_iso(now));
+	}
+	reply_data(r, json_pack("{s:i,s:o}", "updated", updated, "fields", fields));
+done:
+	finish(q, r);
+}
+
+/* Remove every entry of a queue, restoring statuses; returns the ids removed. */
+static json_t *
+clear_entries(sqlite3 *db, const char *queue_id)
+{
+	json_t *ids = queue_task_ids(db, queue_id);
+	size_t i;
+	json_t *t;
+	json_array_foreach(ids, i, t) {
+		queue_remove_task(db, queue_id, json_string_value(t));
+		queue_restore_task_status(db, json_string_value(t), queue_id);
+	}
+	return ids;
+}
+
+static void
+h_delete(struct req *q, struct reply *r)
+{
+	const char *id;
+	int force = 0;
+	if (req_str(q, r, "queue", 1, &id) != 0 || req_bool(q, r, "force", 0, &force) != 0)
+		return;
+	if (begin(q, r) != 0)
+		return;
+	if (!queue_exists(q->db, id)) {
+		reply_err(r, 400, 701, "Invalid queue id: id=%s", id);
+	} else if (!force && queue_count(q->db, id) > 0) {
+		reply_err(r, 400, 702, "Queue is not empty: queue=%s", id);
+	} else {
+		json_decref(clear_entries(q->db, id));
+		if (queue_delete_row(q->db, id) != 0)
+			reply_err(r, 500, 100, "Database error: %s", sqlite3_errmsg(q->db));
+		else
+			reply_data(r, json_pack("{s:i}", "deleted", 1));
+	}
+	finish(q, r);
+}
+
+static int
+require_task(struct req *q, struct reply *r, const char **out)
+{
+	if (req_str(q, r, "task", 1, out) != 0)
+		return -1;
+	return 0;
+}
+
+static void
+h_add_task(struct req *q, struct reply *r)
+{
+	const char *qid, *tid;
+	int update_exec = 1;
+	if (req_str(q, r, "queue", 1, &qid) != 0 || require_task(q, r, &tid) != 0 ||
+	    req_bool(q, r, "update_execution_queue", 0, &update_exec) != 0)
+		return;
+	if (begin(q, r) != 0)
+		return;
+	json_t *t = task_load(q->db, tid);
+	if (!t) {
+		reply_err(r, 400, 101, "Invalid task id: id=%s", tid);
+	} else if (queue_add_task(q->db, qid, tid, r) == 0) {
+		if (update_exec) {
+			json_t *exec = json_object_get(t, "execution");
+			if (!json_is_object(exec)) {
+				exec = json_object();
+				json_object_set_new(t, "execution", exec);
+			}
+			json_object_set_new(exec, "queue", json_string(qid));
+			if (task_save(q->db, t) != 0)
+				reply_err(r, 500, 100, "Database error (saving task)");
+		}
+		if (!r->code)
+			reply_data(r, json_pack("{s:i}", "added", 1));
+	}
+	json_decref(t);
+	finish(q, r);
+}
+
+static void
+h_remove_task(struct req *q, struct reply *r)
+{
+	const char *qid, *tid;
+	int update_status = 0;
+	if (req_str(q, r, "queue", 1, &qid) != 0 || require_task(q, r, &tid) != 0 ||
+	    req_bool(q, r, "update_task_status", 0, &update_status) != 0)
+		return;
+	if (begin(q, r) != 0)
+		return;
+	if (!queue_exists(q->db, qid)) {
+		reply_err(r, 400, 701, "Invalid queue id: id=%s", qid);
+	} else {
+		int n = queue_remove_task(q->db, qid, tid);
+		if (n == 0) {
+			reply_err(r, 400, 703, "Invalid queue id or task not in queue: queue=%s, "
+			          "task=%s", qid, tid);
+		} else {
+			if (update_status)
+				queue_restore_task_status(q->db, tid, qid);
+			reply_data(r, json_pack("{s:i}", "removed", n));
+		}
+	}
+	finish(q, r);
+}
+
+static void
+h_clear_queue(struct req *q, struct reply *r)
+{
+	const char *qid;
+	if (req_str(q, r, "queue", 1, &qid) != 0)
+		return;
+	if (begin(q, r) != 0)
+		return;
+	if (!queue_exists(q->db, qid))
+		reply_err(r, 400, 701, "Invalid queue id: id=%s", qid);
+	else
+		reply_data(r, json_pack("{s:o}", "removed_tasks", clear_entries(q->db, qid)));
+	finish(q, r);
+}
+
+static void
+h_get_next_task(struct req *q, struct reply *r)
+{
+	const char *qid, *only = NULL;
+	int task_info = 0;
+	if (req_str(q, r, "queue", 1, &qid) != 0 || req_bool(q, r, "get_task_info", 0, &task_info) != 0 ||
+	    req_str(q, r, "task", 0, &only) != 0)
+		return;
+	if (begin(q, r) != 0)
+		return;
+	if (!queue_exists(q->db, qid)) {
+		reply_err(r, 400, 701, "Invalid queue id: id=%s", qid);
+		finish(q, r);
+		return;
+	}
+	char *task = NULL;
+	int64_t added = 0;
+	int rc = queue_pop_head(q->db, qid, only && *only ? only : NULL, &task, &added);
+	if (rc < 0) {
+		reply_err(r, 500, 100, "Database error: %s", sqlite3_errmsg(q->db));
+	} else if (rc == 0) {
+		reply_data(r, json_object());
+	} else {
+		json_t *data = json_pack("{s:{s:s,s:o}}", "entry", "task", task, "added", sq_iso(added));
+		json_t *t = task_load(q->db, task);
+		const char *status = t ? json_string_value(json_object_get(t, "status")) : NULL;
+		/* A task stopped while it sat in the queue (stop races enqueue) goes out as queued,
+		 * as the real server does, so the agent's tasks.started is a valid transition. */
+		if (status && strcmp(status, "stopped") == 0)
+			task_force_status(q->db, task, "queued", "", "");
+		if (task_info && t) {
+			json_t *c = json_object_get(t, "company"), *u = json_object_get(t, "user");
+			json_object_set_new(data, "task_info",
+			                    json_pack("{s:O,s:O}", "company", c ? c : json_string(""),
+			                              "user", u ? u : json_string("")));
+		}
+		json_decref(t);
+		reply_data(r, data);
+	}
+	free(task);
+	finish(q, r);
+}
+
+static void
+move_impl(struct req *q, struct reply *r, enum queue_move how)
+{
+	const char *qid, *tid;
+	long long count = 1;
+	if (req_str(q, r, "queue", 1, &qid) != 0 || require_task(q, r, &tid) != 0)
+		return;
+	if ((how == QMOVE_FORWARD || how == QMOVE_BACKWARD) &&
+	    req_int(q, r, "count", 0, &count) != 0)
+		return;
+	if (count < 0) {
+		reply_err(r, 400, 12, "Validation error (count must be >= 0): count=%lld", count);
+		return;
+	}
+	if (begin(q, r) != 0)
+		return;
+	int pos = queue_move_task(q->db, qid, tid, how, count, r);
+	if (pos >= 0)
+		reply_data(r, json_pack("{s:i}", "position", pos));
+	finish(q, r);
+}
+
+static void h_move_forward(struct req *q, struct reply *r) { move_impl(q, r, QMOVE_FORWARD); }
+static void h_move_backward(struct req *q, struct reply *r) { move_impl(q, r, QMOVE_BACKWARD); }
+static void h_move_front(struct req *q, struct reply *r) { move_impl(q, r, QMOVE_FRONT); }
+static void h_move_back(struct req *q, struct reply *r) { move_impl(q, r, QMOVE_BACK); }
+
+static void
+h_peek_task(struct req *q, struct reply *r)
+{
+	const char *qid;
+	if (require_queue(q, r, &qid) != 0)
+		return;
+	char *t = queue_peek(q->db, qid);
+	reply_data(r, json_pack("{s:o}", "task", t ? json_string(t) : json_null()));
+	free(t);
+}
+
+static void
+h_get_num_entries(struct req *q, struct reply *r)
+{
+	const char *qid;
+	if (require_queue(q, r, &qid) != 0)
+		return;
+	reply_data(r, json_pack("{s:i}", "num", queue_count(q->db, qid)));
+}
+
+static json_t *
+load_metadata(sqlite3 *db, const char *qid)
+{
+	sqlite3_stmt *st = sq_prepare(db, "SELECT metadata FROM queues WHERE id = ?");
+	json_t *md = NULL;
+	if (st) {
+		sq_bind_text(st, 1, qid);
+		if (sqlite3_step(st) == SQLITE_ROW)
+			md = sq_col_json(st, 0, 0);
+		sqlite3_finalize(st);
+	}
+	return md ? md : json_object();
+}
+
+static void
+h_add_or_update_metadata(struct req *q, struct reply *r)
+{
+	const char *qid;
+	int replace = 0;
+	if (req_str(q, r, "queue", 1, &qid) != 0 || req_bool(q, r, "replace_metadata", 0, &replace) != 0)
+		return;
+	json_t *items = json_object_get(q->body, "metadata");
+	if (!json_is_array(items)) {
+		reply_err(r, 400, 12, "Validation error (metadata must be a list of {key, type, value})");
+		return;
+	}
+	if (begin(q, r) != 0)
+		return;
+	if (!queue_exists(q->db, qid)) {
+		reply_err(r, 400, 701, "Invalid queue id: id=%s", qid);
+	} else {
+		json_t *md = replace ? json_object() : load_metadata(q->db, qid);
+		size_t i;
+		json_t *e;
+		json_array_foreach(items, i, e) {
+			const char *k = json_string_value(json_object_get(e, "key"));
+			if (k)
+				json_object_set(md, k, e);
+		}
+		if (set_json_col(q->db, "metadata", qid, md) != 0)
+			reply_err(r, 500, 100, "Database error");
+		else {
+			queue_touch(q->db, qid);
+			reply_data(r, json_pack("{s:i}", "updated", 1));
+		}
+		json_decref(md);
+	}
+	finish(q, r);
+}
+
+static void
+h_delete_metadata(struct req *q, struct reply *r)
+{
+	const char *qid;
+	if (req_str(q, r, "queue", 1, &qid) != 0)
+		return;
+	json_t *keys = json_object_get(q->body, "keys");
+	if (!json_is_array(keys)) {
+		reply_err(r, 400, 12, "Validation error (keys must be a list)");
+		return;
+	}
+	if (begin(q, r) != 0)
+		return;
+	if (!queue_exists(q->db, qid)) {
+		reply_err(r, 400, 701, "Invalid queue id: id=%s", qid);
+	} else {
+		json_t *md = load_metadata(q->db, qid);
+		size_t i, before = json_object_size(md);
+		json_t *k;
+		json_array_foreach(keys, i, k) {
+			if (json_is_string(k))
+				json_object_del(md, json_string_value(k));
+		}
+		int updated = json_object_size(md) != before;
+		if (updated && set_json_col(q->db, "metadata", qid, md) != 0)
+			reply_err(r, 500, 100, "Database error");
+		else
+			reply_data(r, json_pack("{s:i}", "updated", updated));
+		json_decref(md);
+	}
+	finish(q, r);
+}
+
+/* No time series is kept: answer with the current length as a single point per queue. */
+static void
+h_get_queue_metrics(struct req *q, struct reply *r)
+{
+	size_t n = 0;
+	const char **ids = sq_str_list(json_object_get(q->body, "queue_ids"), &n);
+	json_t *all = ids ? NULL : queue_ids_of_company(q->db, company_of(q));
+	json_t *out = json_array();
+	int64_t now = now_ms();
+	if (ids) {
+		for (size_t i = 0; i < n; i++) {
+			int c = queue_count(q->db, ids[i]);
+			if (c < 0)
+				continue;
+			json_array_append_new(out, json_pack("{s:s,s:[I],s:[f],s:[i]}", "queue", ids[i],
+			                                     "dates", (json_int_t)now,
+			                                     "avg_waiting_times", 0.0, "queue_lengths", c));
+		}
+	} else {
+		long total = 0;
+		size_t i;
+		json_t *v;
+		json_array_foreach(all, i, v) {
+			int c = queue_count(q->db, json_string_value(v));
+			total += c > 0 ? c : 0;
+		}
+		double avg = json_array_size(all) ? (double)total / (double)json_array_size(all) : 0.0;
+		json_array_append_new(out, json_pack("{s:s,s:[I],s:[f],s:[f]}", "queue", "all",
+		                                     "dates", (json_int_t)now,
+		                                     "avg_waiting_times", 0.0, "queue_lengths", avg));
+	}
+	json_decref(all);
+	free(ids);
+	reply_data(r, json_pack("{s:o}", "queues", out));
+}
+
+const struct endpoint svc_queues_endpoints[] = {
+	{"queues.create", "2.4", 0, h_create},
+	{"queues.get_by_id", "2.4", 0, h_get_by_id},
+	{"queues.get_all", "2.4", 0, h_get_all},
+	{"queues.get_all_ex", "2.4", 0, h_get_all_ex},
+	{"queues.get_default", "2.4", 0, h_get_default},
+	{"queues.update", "2.4", 0, h_update},
+	{"queues.delete", "2.4", 0, h_delete},
+	{"queues.add_task", "2.4", 0, h_add_task},
+	{"queues.remove_task", "2.4", 0, h_remove_task},
+	{"queues.clear_queue", "1.0", 0, h_clear_queue},
+	{"queues.get_next_task", "1.0", 0, h_get_next_task},
+	{"queues.move_task_forward", "2.4", 0, h_move_forward},
+	{"queues.move_task_backward", "2.4", 0, h_move_backward},
+	{"queues.move_task_to_front", "2.4", 0, h_move_front},
+	{"queues.move_task_to_back", "2.4", 0, h_move_back},
+	{"queues.peek_task", "2.15", 0, h_peek_task},
+	{"queues.get_num_entries", "2.15", 0, h_get_num_entries},
+	{"queues.add_or_update_metadata", "2.13", 0, h_add_or_update_metadata},
+	{"queues.delete_metadata", "2.13", 0, h_delete_metadata},
+	{"queues.get_queue_metrics", "2.4", 0, h_get_queue_metrics},
+	{NULL, NULL, 0, NULL},
+};
