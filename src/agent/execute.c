@@ -333,7 +333,22 @@ run_in_process(struct agent_ctx *ctx, const struct cli_opts *o, const char *task
 	}
 	char *task_file = xasprintf("%s/task-%s.json", ctx->state_dir, task_id);
 	char *result_file = xasprintf("%s/result-%s.json", ctx->state_dir, task_id);
-	char *text = json_dumps(task, JSON_INDENT(2));
+	/* agent.enable_task_env: the Environment hyper-parameters become the task's variables. */
+	json_t *tj = json_deep_copy(task);
+	if (cfg_bool(ctx->cfg->root, "agent.enable_task_env", 0)) {
+		json_t *envsec = json_object_get(json_object_get(task, "hyperparams"), "Environment");
+		json_t *vars = json_object(), *p;
+		const char *k;
+		json_object_foreach(envsec, k, p) {
+			json_t *v = json_object_get(p, "value");
+			const char *nm = json_string_value(json_object_get(p, "name"));
+			if (json_is_string(v))
+				json_object_set(vars, nm ? nm : k, v);
+		}
+		json_object_set_new(tj, "_environment", vars);
+	}
+	char *text = json_dumps(tj, JSON_INDENT(2));
+	json_decref(tj);
 	int rc = 1;
 	if (text == NULL || write_file_atomic(task_file, text, strlen(text), 0600) < 0) {
 		fprintf(stderr, "\nclearml_agent: ERROR: cannot write %s: %s\n", task_file,

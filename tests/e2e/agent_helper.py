@@ -116,3 +116,62 @@ def wait_gone(pids, timeout=30):
             return True
         time.sleep(0.1)
     return False
+
+
+# ---- daemon / execute helpers (engineer "daemon") ----
+
+FAST_POLL = "0.2"
+
+
+def fast_env(tmp_path, extra=None):
+    """Environment for a fast, isolated agent: polling minimum lowered (our config key
+    agent.polling_interval_min_sec), quick abort polling, and a private temp dir so pid files
+    (instance slots, --stop) never meet other tests' agents."""
+    tmpdir = os.path.join(str(tmp_path), "agent-tmp")
+    os.makedirs(tmpdir, exist_ok=True)
+    env = {
+        "CLEARML_AGENT__AGENT__POLLING_INTERVAL_MIN_SEC": "0.2",
+        "CLEARML_AGENT__AGENT__ABORT_POLL_INTERVAL_SEC": "0.3",
+        "TMPDIR": tmpdir,
+    }
+    if extra:
+        env.update(extra)
+    return env
+
+
+def create_queue(api, name):
+    return api.call("queues.create", name=name)["id"]
+
+
+def marker_script(marker, path=None, sleep=0.0, exit_code=0, pid_file=None):
+    """A literal task script: prints `marker`, optionally appends it to `path`, records its pid,
+    sleeps, exits with `exit_code`."""
+    lines = ["import os, sys, time",
+             f"print({marker!r}, flush=True)"]
+    if path:
+        lines.append(f"open({path!r}, 'a').write({marker!r} + '\\n')")
+    if pid_file:
+        lines.append(f"open({pid_file!r}, 'w').write(str(os.getpid()))")
+    if sleep:
+        lines.append(f"time.sleep({sleep})")
+    lines.append(f"sys.exit({exit_code})")
+    return "\n".join(lines) + "\n"
+
+
+def run_agent(server, tmp_path, args, env=None, timeout=60, input_=None):
+    """`clearml-agent --config-file <conf> <args...>` to completion; returns CompletedProcess."""
+    argv = [binary("clearml-agent"), "--config-file", server.conf] + list(args)
+    return subprocess.run(argv, env=agent_env(tmp_path, env), stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, timeout=timeout, input=input_)
+
+
+def workers(api):
+    return api.call("workers.get_all", last_seen=0)["workers"]
+
+
+def read_lines(path):
+    try:
+        with open(path) as f:
+            return [l.strip() for l in f if l.strip()]
+    except FileNotFoundError:
+        return []
