@@ -382,12 +382,13 @@ key_stop(int ch)
 	       ch == '@' || ch == '*' || ch == '&';
 }
 
+/* A JSON string, or an error at line:col (where the value started) when not valid UTF-8. */
 static json_t *
-str_value(struct ctx *c, struct src *s, const char *p, size_t n)
+str_value(struct ctx *c, struct src *s, int line, int col, const char *p, size_t n)
 {
 	json_t *v = json_stringn(p, n);
 	if (v == NULL)
-		FAIL(c, s, "invalid UTF-8 in string");
+		fail_at(c, s->file, line, col, "invalid UTF-8 in string");
 	return v;
 }
 
@@ -711,7 +712,7 @@ parse_concat(struct ctx *c, struct src *s, json_t **out)
 			if (parts == NULL)
 				parts = json_array();
 			if (text.len) {
-				json_t *lit = str_value(c, s, text.data, text.len);
+				json_t *lit = str_value(c, s, line, col, text.data, text.len);
 				if (lit == NULL)
 					goto fail;
 				json_array_append_new(parts, lit);
@@ -739,7 +740,7 @@ parse_concat(struct ctx *c, struct src *s, json_t **out)
 	json_t *v = NULL;
 	if (parts) {
 		if (text.len) {
-			json_t *lit = str_value(c, s, text.data, text.len);
+			json_t *lit = str_value(c, s, line, col, text.data, text.len);
 			if (lit == NULL)
 				goto fail;
 			json_array_append_new(parts, lit);
@@ -751,7 +752,7 @@ parse_concat(struct ctx *c, struct src *s, json_t **out)
 		if (only_unquoted && npieces == 1)
 			v = infer_unquoted(text.data, text.len);
 		if (v == NULL) {
-			v = str_value(c, s, text.data, text.len);
+			v = str_value(c, s, line, col, text.data, text.len);
 			if (v == NULL)
 				goto fail;
 		}
