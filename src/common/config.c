@@ -382,7 +382,10 @@ apply_env_overrides(json_t *root)
 			int b = parse_bool(json_string_value(v));
 			json_decref(v);
 			if (b < 0) {
-				log_warn("ignoring %s: not a boolean", first_env(o->names) ? o->path : "");
+				const char *const *nm = o->names;
+				while (*nm && env_get(*nm) == NULL)
+					nm++;
+				log_warn("ignoring %s: not a boolean", *nm ? *nm : o->path);
 				continue;
 			}
 			v = json_boolean(b);
