@@ -5,10 +5,10 @@
  * transaction that pops the head, so however many workers race each task is handed out once.
  * Storage is queue_store.c; task status restores go through task_store (server.h).
  */
-#include <regex.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "server/getall.h"
 #include "server/queue_store.h"
 #include "server/store_sql.h"
 #include "util.h"
@@ -108,57 +108,6 @@ h_get_by_id(struct req *q, struct reply *r)
 	reply_data(r, json_pack("{s:o}", "queue", qq));
 }
 
-static int
-cmp_queues_by(const json_t *a, const json_t *b, const char *field, int desc)
-{
-	json_t *x = json_object_get(a, field), *y = json_object_get(b, field);
-	int c;
-	if (json_is_string(x) && json_is_string(y))
-		c = strcmp(json_string_value(x), json_string_value(y));
-	else
-		c = (x != NULL) - (y != NULL);
-	return desc ? -c : c;
-}
-
-/* Insertion sort: queue lists are small, and stability keeps creation order among equals. */
-static void
-sort_queues(json_t *arr, const json_t *order_by)
-{
-	size_t n = json_array_size(arr);
-	if (!json_is_array(order_by) || n < 2)
-		return;
-	json_t **v = xcalloc(n, sizeof *v);
-	for (size_t i = 0; i < n; i++)
-		v[i] = json_incref(json_array_get(arr, i));
-	for (size_t i = 1; i < n; i++) {
-		json_t *cur = v[i];
-		size_t j = i;
-		while (j > 0) {
-			int c = 0;
-			size_t k;
-			json_t *ob;
-			json_array_foreach(order_by, k, ob) {
-				const char *f = json_string_value(ob);
-				if (!f || *f == '@')
-					continue;
-				int desc = *f == '-';
-				c = cmp_queues_by(v[j - 1], cur, desc ? f + 1 : f, desc);
-				if (c)
-					break;
-			}
-			if (c <= 0)
-				break;
-			v[j] = v[j - 1];
-			j--;
-		}
-		v[j] = cur;
-	}
-	json_array_clear(arr);
-	for (size_t i = 0; i < n; i++)
-		json_array_append_new(arr, v[i]);
-	free(v);
-}
-
 /* Replace entries[].task by {id, name} (get_all_ex). */
 static void
 entries_with_names(sqlite3 *db, json_t *queue)
@@ -177,85 +126,51 @@ entries_with_names(sqlite3 *db, json_t *queue)
 	}
 }
 
+static const char *const q_pattern_fields[] = {"name", NULL};
+static const char *const q_list_fields[] = {"id", "tags", "system_tags", "metadata.*", NULL};
+static const char *const q_none[] = {NULL};
+
+static const struct getall_spec queue_getall_spec = {
+	.pattern_fields = q_pattern_fields,
+	.list_fields = q_list_fields,
+	.range_fields = q_none,
+	.datetime_fields = q_none,
+	.text_fields = q_pattern_fields,
+	.hidden_by_default = q_none,
+	.hidden_tag = 1,
+	.hidden_system_tag = "k8s-glue",
+	.hidden_unless_name = 1,
+};
+
 static void
 get_all_impl(struct req *q, struct reply *r, int ex)
 {
-	json_t *body = q->body;
 	int err;
 	long long max = max_entries_of(q, r, &err);
-	if (err)
+	if (err || getall_check(q->body, r) != 0)
 		return;
-	size_t nid = 0, ntags = 0, nstags = 0;
-	const char **ids = sq_str_list(json_object_get(body, "id"), &nid);
-	const char **tags = sq_str_list(json_object_get(body, "tags"), &ntags);
-	const char **stags = sq_str_list(json_object_get(body, "system_tags"), &nstags);
-	const char *name = json_string_value(json_object_get(body, "name"));
-	int search_hidden = json_is_true(json_object_get(body, "search_hidden"));
-	regex_t re;
-	int have_re = 0;
-	if (name) {
-		if (regcomp(&re, name, REG_EXTENDED | REG_NOSUB) != 0) {
-			reply_err(r, 400, 12, "Validation error (invalid regular expression): name=%s", name);
-			goto out;
-		}
-		have_re = 1;
-	}
-	json_t *all = queue_ids_of_company(q->db, company_of(q)), *list = json_array();
+	json_t *ids = queue_ids_of_company(q->db, company_of(q)), *docs = json_array();
 	size_t i;
 	json_t *idv;
-	json_array_foreach(all, i, idv) {
-		const char *id = json_string_value(idv);
-		if (ids) {
-			int hit = 0;
-			for (size_t k = 0; k < nid; k++)
-				hit |= strcmp(ids[k], id) == 0;
-			if (!hit)
-				continue;
-		}
-		json_t *qq = queue_to_json(q->db, id, max, metadata_as_list(q));
+	json_array_foreach(ids, i, idv) {
+		json_t *qq = queue_to_json(q->db, json_string_value(idv), max, metadata_as_list(q));
 		if (!qq)
 			continue;
-		const char *qname = json_string_value(json_object_get(qq, "name"));
-		json_t *qtags = json_object_get(qq, "tags"), *qstags = json_object_get(qq, "system_tags");
-		const char *hidden[] = {"-k8s-glue"};
-		int keep = (!have_re || regexec(&re, qname ? qname : "", 0, NULL, 0) == 0) &&
-		           (!tags || sq_tags_match(tags, ntags, qtags)) &&
-		           (!stags || sq_tags_match(stags, nstags, qstags)) &&
-		           (search_hidden || ids || name || sq_tags_match(hidden, 1, qstags));
-		if (keep)
-			json_array_append_new(list, qq);
-		else
-			json_decref(qq);
-	}
-	json_decref(all);
-	sort_queues(list, json_object_get(body, "order_by"));
-
-	long long page = -1, page_size = SRV_MAX_PAGE_SIZE;
-	json_t *pv = json_object_get(body, "page"), *psv = json_object_get(body, "page_size");
-	if (json_is_integer(pv))
-		page = json_integer_value(pv);
-	if (json_is_integer(psv) && json_integer_value(psv) > 0)
-		page_size = json_integer_value(psv);
-	if (page_size > SRV_MAX_PAGE_SIZE)
-		page_size = SRV_MAX_PAGE_SIZE;
-	long long start = page > 0 ? page * page_size : 0;
-	json_t *out = json_array(), *only = json_object_get(body, "only_fields");
-	if (!only)
-		only = json_object_get(body, "projection");
-	for (long long k = start; k < (long long)json_array_size(list) && k < start + page_size; k++) {
-		json_t *qq = json_array_get(list, (size_t)k);
 		if (ex)
 			entries_with_names(q->db, qq);
-		json_array_append_new(out, sq_project(qq, only));
+		json_array_append_new(docs, qq);
 	}
-	json_decref(list);
-	reply_data(r, json_pack("{s:o}", "queues", out));
-out:
-	if (have_re)
-		regfree(&re);
-	free(ids);
-	free(tags);
-	free(stags);
+	json_decref(ids);
+	json_t *out = NULL;
+	char *scroll = NULL;
+	if (getall_query(docs, q->body, &queue_getall_spec, r, &out, &scroll) == 0) {
+		json_t *data = json_pack("{s:o}", "queues", out);
+		if (scroll)
+			json_object_set_new(data, "scroll_id", json_string(scroll));
+		reply_data(r, data);
+	}
+	free(scroll);
+	json_decref(docs);
 }
 
 static void
