@@ -1,0 +1,806 @@
+/*
+ * getall — the get_all query language (§2.0) evaluated on JSON documents.
+ *
+ * The request body is compiled once into a list of clauses (regexes compiled, list values split
+ * into any/all/none sets), then each document is tested against every clause. Ordering is a
+ * stable merge of order_by keys; paging and the 500-result cap come last, then projection.
+ * Regexes are MongoDB/PCRE-flavoured on input and translated to POSIX ERE (glibc regcomp), which
+ * has no catastrophic backtracking; patterns are bounded in length.
+ */
+#include <ctype.h>
+#include <regex.h>
+#include <string.h>
+#include <strings.h>
+
+#include "server/getall.h"
+#include "util.h"
+
+#define MAX_PATTERN 2048
+#define MAX_CLAUSES 64
+
+json_t *
+json_path_get(const json_t *doc, const char *dotted)
+{
+	const json_t *cur = doc;
+	const char *p = dotted;
+	char seg[256];
+	while (cur && *p) {
+		size_t n = strcspn(p, ".");
+		if (n >= sizeof(seg))
+			return NULL;
+		memcpy(seg, p, n);
+		seg[n] = '\0';
+		if (!json_is_object(cur))
+			return NULL;
+		cur = json_object_get(cur, seg);
+		p += n;
+		if (*p == '.')
+			p++;
+	}
+	return (json_t *)(uintptr_t)cur;
+}
+
+/* ---------------------------------------------------------------- regex */
+
+static int
+regex_translate(const char *pat, struct buf *out, int *icase)
+{
+	const char *p = pat;
+	int in_bracket = 0;
+	*icase = 0;
+	if (strncmp(p, "(?i)", 4) == 0) {
+		*icase = 1;
+		p += 4;
+	}
+	for (; *p; p++) {
+		char c = *p;
+		if (in_bracket) {
+			if (c == ']' && in_bracket > 1) {
+				in_bracket = 0;
+				buf_puts(out, "]");
+				continue;
+			}
+			in_bracket++;
+			if (c == '\\' && p[1]) {
+				p++;
+				switch (*p) {
+				case 'd': buf_puts(out, "0-9"); break;
+				case 'w': buf_puts(out, "[:alnum:]_"); break;
+				case 's': buf_puts(out, "[:space:]"); break;
+				case 'n': buf_puts(out, "\n"); break;
+				case 't': buf_puts(out, "\t"); break;
+				default: buf_append(out, p, 1); break;
+				}
+				continue;
+			}
+			buf_append(out, &c, 1);
+			continue;
+		}
+		if (c == '\\') {
+			char n = p[1];
+			if (!n)
+				return -1;
+			p++;
+			switch (n) {
+			case 'd': buf_puts(out, "[0-9]"); break;
+			case 'D': buf_puts(out, "[^0-9]"); break;
+			case 'w': buf_puts(out, "[[:alnum:]_]"); break;
+			case 'W': buf_puts(out, "[^[:alnum:]_]"); break;
+			case 's': buf_puts(out, "[[:space:]]"); break;
+			case 'S': buf_puts(out, "[^[:space:]]"); break;
+			case 'n': buf_puts(out, "\n"); break;
+			case 't': buf_puts(out, "\t"); break;
+			case 'A': buf_puts(out, "^"); break;
+			case 'Z': case 'z': buf_puts(out, "$"); break;
+			case 'b': case 'B': break; /* word boundaries: not in ERE; dropped */
+			default:
+				if (isalnum((unsigned char)n))
+					return -1; /* unknown class escape */
+				if (strchr(".[]()*+?{}|^$\\", n)) {
+					char e[2] = {'\\', n};
+					buf_append(out, e, 2);
+				} else {
+					buf_append(out, &n, 1);
+				}
+			}
+			continue;
+		}
+		if (c == '[') {
+			in_bracket = 1;
+			buf_puts(out, "[");
+			if (p[1] == '^') {
+				buf_puts(out, "^");
+				p++;
+			}
+			continue;
+		}
+		if (c == '(' && p[1] == '?' && p[2] == ':') {
+			buf_puts(out, "(");
+			p += 2;
+			continue;
+		}
+		if (c == '(' && p[1] == '?')
+			return -1; /* other extensions (lookaround, flags mid-pattern) */
+		buf_append(out, &c, 1);
+		if ((c == '*' || c == '+' || c == '?' || c == '}') && p[1] == '?')
+			p++; /* lazy quantifier: same match set for a yes/no test */
+	}
+	return in_bracket ? -1 : 0;
+}
+
+static int
+regex_compile(const char *pattern, regex_t *re)
+{
+	if (strlen(pattern) > MAX_PATTERN)
+		return -1;
+	struct buf b;
+	buf_init(&b, 8 * MAX_PATTERN + 16);
+	int icase;
+	int rc = regex_translate(pattern, &b, &icase);
+	if (rc == 0)
+		rc = regcomp(re, b.data ? b.data : "", REG_EXTENDED | REG_NOSUB | (icase ? REG_ICASE : 0))
+		             == 0 ? 0 : -1;
+	buf_free(&b);
+	return rc;
+}
+
+int
+getall_regex_match(const char *pattern, const char *s)
+{
+	regex_t re;
+	if (regex_compile(pattern, &re) != 0)
+		return -1;
+	int m = regexec(&re, s, 0, NULL, 0) == 0;
+	regfree(&re);
+	return m;
+}
+
+/* ---------------------------------------------------------------- clauses */
+
+enum clause_kind { C_PATTERN, C_LIST, C_RANGE, C_DATETIME, C_TEXT, C_ANYALL };
+
+struct clause {
+	enum clause_kind kind;
+	char *path;
+	regex_t re;
+	int has_re;
+	json_t *any, *all, *none;  /* C_LIST */
+	int any_null, none_null;
+	int has_min, has_max;      /* C_RANGE */
+	double min, max;
+	json_t *dt;                /* C_DATETIME: array of strings with optional op prefix */
+	char *text;                /* C_TEXT: lowercased */
+	json_t *fields;            /* C_ANYALL / C_TEXT */
+	int all_mode;              /* C_ANYALL: _all_ */
+};
+
+struct filter {
+	struct clause c[MAX_CLAUSES];
+	int n;
+	int show_hidden;
+	const struct getall_spec *spec;
+};
+
+static int
+in_list(const char *const *list, const char *name)
+{
+	for (; list && *list; list++) {
+		size_t l = strlen(*list);
+		if (l >= 2 && (*list)[l - 1] == '*' && (*list)[l - 2] == '.') {
+			if (strncmp(name, *list, l - 1) == 0 && name[l - 1])
+				return 1;
+		} else if (strcmp(*list, name) == 0) {
+			return 1;
+		}
+	}
+	return 0;
+}
+
+static void
+filter_free(struct filter *f)
+{
+	for (int i = 0; i < f->n; i++) {
+		struct clause *c = &f->c[i];
+		free(c->path);
+		if (c->has_re)
+			regfree(&c->re);
+		json_decref(c->any);
+		json_decref(c->all);
+		json_decref(c->none);
+		json_decref(c->dt);
+		free(c->text);
+		json_decref(c->fields);
+	}
+	f->n = 0;
+}
+
+static struct clause *
+clause_new(struct filter *f, struct reply *r, enum clause_kind k, const char *path)
+{
+	if (f->n >= MAX_CLAUSES) {
+		reply_err(r, 400, 12, "Validation error (too many query fields)");
+		return NULL;
+	}
+	struct clause *c = &f->c[f->n++];
+	memset(c, 0, sizeof(*c));
+	c->kind = k;
+	c->path = xstrdup(path);
+	return c;
+}
+
+static int
+compile_list(struct clause *c, const json_t *v)
+{
+	c->any = json_array();
+	c->all = json_array();
+	c->none = json_array();
+	json_t *arr = json_is_array(v) ? json_incref((json_t *)(uintptr_t)v) : json_pack("[O]", v);
+	int all_mode = 0, negate_next = 0;
+	size_t i;
+	json_t *x;
+	json_array_foreach(arr, i, x) {
+		if (json_is_string(x)) {
+			const char *s = json_string_value(x);
+			if (!strcmp(s, "__$all") || !strcmp(s, "__$and")) {
+				all_mode = 1;
+				continue;
+			}
+			if (!strcmp(s, "__$any") || !strcmp(s, "__$or")) {
+				all_mode = 0;
+				continue;
+			}
+			if (!strcmp(s, "__$not")) {
+				negate_next = 1;
+				continue;
+			}
+			if (!strcmp(s, "__$nop"))
+				continue;
+			if (s[0] == '-' && s[1]) {
+				json_array_append_new(c->none, json_string(s + 1));
+				negate_next = 0;
+				continue;
+			}
+		}
+		if (json_is_null(x)) {
+			if (negate_next)
+				c->none_null = 1;
+			else
+				c->any_null = 1;
+		} else if (negate_next) {
+			json_array_append(c->none, x);
+		} else {
+			json_array_append(all_mode ? c->all : c->any, x);
+		}
+		negate_next = 0;
+	}
+	json_decref(arr);
+	return 0;
+}
+
+static int
+compile_filter(const json_t *body, const struct getall_spec *spec, struct filter *f, struct reply *r)
+{
+	memset(f, 0, sizeof(*f));
+	f->spec = spec;
+	int sh = 0;
+	json_t *shv = json_object_get(body, "search_hidden");
+	if (json_is_true(shv))
+		sh = 1;
+	if (json_object_get(body, "id") && !json_is_null(json_object_get(body, "id")))
+		sh = 1;
+	if (spec->hidden_unless_name && json_is_string(json_object_get(body, "name")))
+		sh = 1;
+	f->show_hidden = sh || !spec->hidden_tag;
+	const char *key;
+	json_t *v;
+	json_object_foreach((json_t *)(uintptr_t)body, key, v) {
+		if (json_is_null(v))
+			continue;
+		struct clause *c = NULL;
+		if (in_list(spec->pattern_fields, key)) {
+			if (!json_is_string(v)) {
+				reply_err(r, 400, 12, "Validation error (pattern expected): field=%s", key);
+				goto fail;
+			}
+			if (!(c = clause_new(f, r, C_PATTERN, key)))
+				goto fail;
+			if (regex_compile(json_string_value(v), &c->re) != 0) {
+				reply_err(r, 400, 12, "Validation error (invalid regular expression): field=%s",
+				          key);
+				goto fail;
+			}
+			c->has_re = 1;
+		} else if (in_list(spec->list_fields, key)) {
+			if (!(c = clause_new(f, r, C_LIST, key)))
+				goto fail;
+			compile_list(c, v);
+		} else if (in_list(spec->range_fields, key)) {
+			if (!json_is_array(v) || json_array_size(v) > 2) {
+				reply_err(r, 400, 12, "Validation error (range [min, max] expected): field=%s", key);
+				goto fail;
+			}
+			if (!(c = clause_new(f, r, C_RANGE, key)))
+				goto fail;
+			json_t *a = json_array_get(v, 0), *b = json_array_get(v, 1);
+			if (json_is_number(a)) {
+				c->has_min = 1;
+				c->min = json_number_value(a);
+			}
+			if (json_is_number(b)) {
+				c->has_max = 1;
+				c->max = json_number_value(b);
+			}
+		} else if (in_list(spec->datetime_fields, key)) {
+			if (!(c = clause_new(f, r, C_DATETIME, key)))
+				goto fail;
+			c->dt = json_is_array(v) ? json_incref(v) : json_pack("[O]", v);
+		} else if (!strcmp(key, "search_text") && spec->text_fields) {
+			if (!json_is_string(v))
+				continue;
+			if (!(c = clause_new(f, r, C_TEXT, key)))
+				goto fail;
+			c->text = xstrdup(json_string_value(v));
+			for (char *s = c->text; *s; s++)
+				*s = (char)tolower((unsigned char)*s);
+		} else if (!strcmp(key, "_any_") || !strcmp(key, "_all_")) {
+			json_t *pat = json_object_get(v, "pattern");
+			json_t *fields = json_object_get(v, "fields");
+			if (!json_is_string(pat) || !json_is_array(fields))
+				continue;
+			if (!(c = clause_new(f, r, C_ANYALL, key)))
+				goto fail;
+			c->all_mode = key[1] == 'a' && key[2] == 'l';
+			c->fields = json_incref(fields);
+			if (regex_compile(json_string_value(pat), &c->re) != 0) {
+				reply_err(r, 400, 12, "Validation error (invalid regular expression): field=%s", key);
+				goto fail;
+			}
+			c->has_re = 1;
+		}
+	}
+	return 0;
+fail:
+	filter_free(f);
+	return -1;
+}
+
+static int
+value_has(const json_t *docv, const json_t *x)
+{
+	if (json_is_array(docv)) {
+		size_t i;
+		json_t *e;
+		json_array_foreach(docv, i, e)
+			if (json_equal(e, x))
+				return 1;
+		return 0;
+	}
+	if (json_is_object(docv) && json_is_string(json_object_get(docv, "value")))
+		return json_equal(json_object_get(docv, "value"), x); /* hyperparams.S.N */
+	return docv && json_equal(docv, x);
+}
+
+static int
+value_empty(const json_t *v)
+{
+	return !v || json_is_null(v) || (json_is_array(v) && json_array_size(v) == 0) ||
+	       (json_is_string(v) && json_string_length(v) == 0);
+}
+
+static int
+regex_on_value(const regex_t *re, const json_t *v)
+{
+	if (json_is_string(v))
+		return regexec(re, json_string_value(v), 0, NULL, 0) == 0;
+	if (json_is_array(v)) {
+		size_t i;
+		json_t *e;
+		json_array_foreach(v, i, e)
+			if (json_is_string(e) && regexec(re, json_string_value(e), 0, NULL, 0) == 0)
+				return 1;
+	}
+	return 0;
+}
+
+static int
+dt_ok(const json_t *docv, const json_t *conds)
+{
+	const char *dv = json_string_value(docv);
+	size_t i;
+	json_t *e;
+	json_array_foreach(conds, i, e) {
+		const char *s = json_string_value(e);
+		if (!s)
+			continue;
+		const char *op = "=";
+		if (!strncmp(s, ">=", 2) || !strncmp(s, "<=", 2)) {
+			op = s[0] == '>' ? ">=" : "<=";
+			s += 2;
+		} else if (s[0] == '>' || s[0] == '<') {
+			op = s[0] == '>' ? ">" : "<";
+			s++;
+		}
+		if (!dv)
+			return 0;
+		int cmp = strncmp(dv, s, strlen(s)) == 0 ? 0 : strcmp(dv, s);
+		if ((!strcmp(op, ">=") && cmp < 0) || (!strcmp(op, "<=") && cmp > 0) ||
+		    (!strcmp(op, ">") && cmp <= 0) || (!strcmp(op, "<") && cmp >= 0) ||
+		    (!strcmp(op, "=") && cmp != 0))
+			return 0;
+	}
+	return 1;
+}
+
+static int
+contains_ci(const char *hay, const char *needle_lower)
+{
+	size_t n = strlen(needle_lower);
+	if (n == 0)
+		return 1;
+	for (; *hay; hay++)
+		if (strncasecmp(hay, needle_lower, n) == 0)
+			return 1;
+	return 0;
+}
+
+static int
+hidden_doc(const json_t *doc, const char *tag)
+{
+	json_t *st = json_object_get(doc, "system_tags");
+	size_t i;
+	json_t *e;
+	json_array_foreach(st, i, e)
+		if (json_is_string(e) && !strcmp(json_string_value(e), tag))
+			return 1;
+	return 0;
+}
+
+static int
+doc_passes(const json_t *doc, const struct filter *f)
+{
+	if (!f->show_hidden &&
+	    hidden_doc(doc, f->spec->hidden_system_tag ? f->spec->hidden_system_tag : "hidden"))
+		return 0;
+	for (int i = 0; i < f->n; i++) {
+		const struct clause *c = &f->c[i];
+		json_t *v = c->kind == C_TEXT || c->kind == C_ANYALL ? NULL : json_path_get(doc, c->path);
+		switch (c->kind) {
+		case C_PATTERN:
+			if (!regex_on_value(&c->re, v))
+				return 0;
+			break;
+		case C_LIST: {
+			size_t k;
+			json_t *x;
+			int empty = value_empty(v);
+			if (json_array_size(c->any) || c->any_null) {
+				int hit = c->any_null && empty;
+				json_array_foreach(c->any, k, x)
+					if (!hit && value_has(v, x))
+						hit = 1;
+				if (!hit)
+					return 0;
+			}
+			json_array_foreach(c->all, k, x)
+				if (!value_has(v, x))
+					return 0;
+			json_array_foreach(c->none, k, x)
+				if (value_has(v, x))
+					return 0;
+			if (c->none_null && empty)
+				return 0;
+			break;
+		}
+		case C_RANGE: {
+			if (!json_is_number(v))
+				return 0;
+			double d = json_number_value(v);
+			if ((c->has_min && d < c->min) || (c->has_max && d > c->max))
+				return 0;
+			break;
+		}
+		case C_DATETIME:
+			if (!dt_ok(v, c->dt))
+				return 0;
+			break;
+		case C_TEXT: {
+			int hit = 0;
+			for (const char *const *tf = f->spec->text_fields; tf && *tf && !hit; tf++) {
+				const char *s = json_string_value(json_path_get(doc, *tf));
+				if (s && contains_ci(s, c->text))
+					hit = 1;
+			}
+			if (!hit)
+				return 0;
+			break;
+		}
+		case C_ANYALL: {
+			size_t k;
+			json_t *fld;
+			int hits = 0, n = 0;
+			json_array_foreach(c->fields, k, fld) {
+				if (!json_is_string(fld))
+					continue;
+				n++;
+				if (regex_on_value(&c->re, json_path_get(doc, json_string_value(fld))))
+					hits++;
+			}
+			if (c->all_mode ? hits != n : hits == 0)
+				return 0;
+			break;
+		}
+		}
+	}
+	return 1;
+}
+
+int
+getall_match(const json_t *doc, const json_t *body, const struct getall_spec *spec, struct reply *r)
+{
+	struct filter f;
+	if (compile_filter(body, spec, &f, r) != 0)
+		return -1;
+	int m = doc_passes(doc, &f);
+	filter_free(&f);
+	return m;
+}
+
+/* ---------------------------------------------------------------- paging, order, projection */
+
+static int
+check_nonneg(const json_t *body, const char *k, long long lo, long long hi, struct reply *r)
+{
+	json_t *v = json_object_get(body, k);
+	if (!v || json_is_null(v))
+		return 0;
+	if (!json_is_integer(v)) {
+		reply_err(r, 400, 12, "Validation error (expected an integer): field=%s", k);
+		return -1;
+	}
+	long long x = json_integer_value(v);
+	if (x < lo || x > hi) {
+		if (hi == SRV_MAX_PAGE_SIZE)
+			reply_err(r, 400, 12, "Validation error (%s must be between %lld and %lld; the "
+			          "server returns at most %d results per query, use page to get more)",
+			          k, lo, hi, SRV_MAX_PAGE_SIZE);
+		else
+			reply_err(r, 400, 12, "Validation error (%s must be >= %lld)", k, lo);
+		return -1;
+	}
+	return 0;
+}
+
+int
+getall_check(const json_t *body, struct reply *r)
+{
+	if (check_nonneg(body, "page", 0, 1000000000, r) ||
+	    check_nonneg(body, "page_size", 1, SRV_MAX_PAGE_SIZE, r) ||
+	    check_nonneg(body, "size", 1, SRV_MAX_PAGE_SIZE, r))
+		return -1;
+	json_t *of = json_object_get(body, "only_fields");
+	if (of && !json_is_null(of) && !json_is_array(of)) {
+		reply_err(r, 400, 12, "Validation error (only_fields must be a list)");
+		return -1;
+	}
+	json_t *ob = json_object_get(body, "order_by");
+	if (ob && !json_is_null(ob) && !json_is_array(ob) && !json_is_string(ob)) {
+		reply_err(r, 400, 12, "Validation error (order_by must be a list)");
+		return -1;
+	}
+	return 0;
+}
+
+struct sort_ctx {
+	const char *keys[16];
+	int desc[16];
+	int n;
+};
+
+static int
+json_cmp(const json_t *a, const json_t *b)
+{
+	/* missing/null sort first (MongoDB ascending order) */
+	int an = !a || json_is_null(a), bn = !b || json_is_null(b);
+	if (an || bn)
+		return an == bn ? 0 : (an ? -1 : 1);
+	if (json_is_number(a) && json_is_number(b)) {
+		double x = json_number_value(a), y = json_number_value(b);
+		return x < y ? -1 : x > y;
+	}
+	if (json_is_string(a) && json_is_string(b))
+		return strcmp(json_string_value(a), json_string_value(b));
+	if (json_is_number(a) != json_is_number(b))
+		return json_is_number(a) ? -1 : 1; /* numbers before strings (BSON order) */
+	return 0;
+}
+
+struct sort_item {
+	json_t *doc;
+	size_t idx;
+	const struct sort_ctx *ctx;
+};
+
+static int
+sort_cmp(const void *pa, const void *pb)
+{
+	const struct sort_item *a = pa, *b = pb;
+	for (int i = 0; i < a->ctx->n; i++) {
+		int c = json_cmp(json_path_get(a->doc, a->ctx->keys[i]), json_path_get(b->doc, a->ctx->keys[i]));
+		if (c)
+			return a->ctx->desc[i] ? -c : c;
+	}
+	return a->idx < b->idx ? -1 : a->idx > b->idx;
+}
+
+static int
+path_in(const json_t *fields, const char *path, int excl)
+{
+	size_t i;
+	json_t *e;
+	json_array_foreach(fields, i, e) {
+		const char *s = json_string_value(e);
+		if (!s)
+			continue;
+		if (excl != (s[0] == '-'))
+			continue;
+		if (excl)
+			s++;
+		if (!strcmp(s, path))
+			return 1;
+	}
+	return 0;
+}
+
+/* set value at a dotted path in dst, creating objects on the way */
+static void
+path_set(json_t *dst, const char *dotted, json_t *val)
+{
+	char *p = xstrdup(dotted);
+	char *seg = p;
+	json_t *cur = dst;
+	for (;;) {
+		char *dot = strchr(seg, '.');
+		if (!dot)
+			break;
+		*dot = '\0';
+		json_t *next = json_object_get(cur, seg);
+		if (!json_is_object(next)) {
+			next = json_object();
+			json_object_set_new(cur, seg, next);
+		}
+		cur = next;
+		seg = dot + 1;
+	}
+	json_object_set(cur, seg, val);
+	free(p);
+}
+
+static void
+path_del(json_t *dst, const char *dotted)
+{
+	const char *dot = strrchr(dotted, '.');
+	if (!dot) {
+		json_object_del(dst, dotted);
+		return;
+	}
+	char *parent = xstrndup(dotted, (size_t)(dot - dotted));
+	json_t *p = json_path_get(dst, parent);
+	if (json_is_object(p))
+		json_object_del(p, dot + 1);
+	free(parent);
+}
+
+json_t *
+getall_project(const json_t *doc, const json_t *only_fields, const char *const *hidden_by_default)
+{
+	int includes = 0;
+	size_t i;
+	json_t *e;
+	json_array_foreach(only_fields, i, e) {
+		const char *s = json_string_value(e);
+		if (s && s[0] != '-' && s[0])
+			includes++;
+	}
+	json_t *out;
+	if (includes) {
+		out = json_object();
+		json_t *id = json_object_get(doc, "id");
+		if (id)
+			json_object_set(out, "id", id);
+		json_array_foreach(only_fields, i, e) {
+			const char *s = json_string_value(e);
+			if (!s || s[0] == '-' || !s[0])
+				continue;
+			json_t *v = json_path_get(doc, s);
+			if (v)
+				path_set(out, s, v);
+		}
+	} else {
+		out = json_deep_copy(doc);
+		for (const char *const *h = hidden_by_default; h && *h; h++)
+			if (!path_in(only_fields, *h, 0))
+				path_del(out, *h);
+	}
+	json_array_foreach(only_fields, i, e) {
+		const char *s = json_string_value(e);
+		if (s && s[0] == '-' && strcmp(s + 1, "id") != 0)
+			path_del(out, s + 1);
+	}
+	return out;
+}
+
+int
+getall_query(const json_t *docs, const json_t *body, const struct getall_spec *spec,
+             struct reply *r, json_t **out, char **scroll_id)
+{
+	*out = NULL;
+	if (scroll_id)
+		*scroll_id = NULL;
+	if (getall_check(body, r) != 0)
+		return -1;
+	struct filter f;
+	if (compile_filter(body, spec, &f, r) != 0)
+		return -1;
+	size_t n = json_array_size(docs), m = 0;
+	struct sort_item *items = xcalloc(n ? n : 1, sizeof(*items));
+	struct sort_ctx ctx = {0};
+	json_t *ob = json_object_get(body, "order_by");
+	json_t *obarr = json_is_string(ob) ? json_pack("[O]", ob) : json_incref(ob);
+	size_t i;
+	json_t *e;
+	json_array_foreach(obarr, i, e) {
+		const char *s = json_string_value(e);
+		if (!s || !*s || s[0] == '@' || ctx.n >= 16)
+			continue;
+		ctx.desc[ctx.n] = s[0] == '-';
+		ctx.keys[ctx.n] = s[0] == '-' || s[0] == '+' ? s + 1 : s;
+		if (*ctx.keys[ctx.n])
+			ctx.n++;
+	}
+	for (i = 0; i < n; i++) {
+		json_t *d = json_array_get(docs, i);
+		if (doc_passes(d, &f)) {
+			items[m].doc = d;
+			items[m].idx = i;
+			items[m].ctx = &ctx;
+			m++;
+		}
+	}
+	filter_free(&f);
+	if (ctx.n)
+		qsort(items, m, sizeof(*items), sort_cmp);
+	long long page = 0, page_size = SRV_MAX_PAGE_SIZE;
+	json_t *pv = json_object_get(body, "page"), *psv = json_object_get(body, "page_size");
+	if (json_is_integer(psv))
+		page_size = json_integer_value(psv);
+	if (json_is_integer(pv))
+		page = json_integer_value(pv);
+	long long start = page * page_size;
+	/* scroll: size + scroll_id ("<offset>") */
+	json_t *sizev = json_object_get(body, "size");
+	json_t *sidv = json_object_get(body, "scroll_id");
+	int scrolling = json_is_integer(sizev) || json_is_string(sidv);
+	if (scrolling) {
+		page_size = json_is_integer(sizev) ? json_integer_value(sizev) : SRV_MAX_PAGE_SIZE;
+		start = 0;
+		long long off;
+		const char *sid = json_string_value(sidv);
+		if (sid && !json_is_true(json_object_get(body, "refresh_scroll")) &&
+		    str_starts_with(sid, "lite-scroll-") &&
+		    parse_long(sid + 12, 0, 1LL << 40, &off) == 0)
+			start = off;
+	}
+	json_t *res = json_array();
+	json_t *of = json_object_get(body, "only_fields");
+	if (!of)
+		of = json_object_get(body, "projection");
+	for (long long k = start; k < (long long)m && k < start + page_size; k++)
+		json_array_append_new(res, getall_project(items[k].doc, json_is_array(of) ? of : NULL,
+		                                          spec->hidden_by_default));
+	if (scrolling && scroll_id)
+		*scroll_id = xasprintf("lite-scroll-%lld", start + (long long)json_array_size(res));
+	free(items);
+	json_decref(obarr);
+	*out = res;
+	return 0;
+}

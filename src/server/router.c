@@ -1,0 +1,142 @@
+/*
+ * router — finds the handler for (endpoint name, requested version) across every service table,
+ * authenticates the caller, and calls it.
+ *
+ * Handler choice follows the real server: among the handlers registered for a name, the one with
+ * the highest min_version that is <= the requested version; none → 404 "Unable to find endpoint
+ * for name X and version Y". Authentication: endpoints marked EP_NO_AUTH need nothing; auth.login
+ * (EP_LOGIN) checks Basic/Bearer itself; all others need a valid Bearer JWT, whose claims carry
+ * the identity (no database read per call).
+ */
+#include <string.h>
+#include <strings.h>
+
+#include "server/auth.h"
+#include "server/front.h"
+#include "util.h"
+
+static const struct endpoint *const g_tables[] = {
+	svc_auth_endpoints,  svc_server_endpoints, svc_users_endpoints,  svc_projects_endpoints,
+	svc_tasks_endpoints, svc_queues_endpoints, svc_workers_endpoints, svc_events_endpoints,
+};
+
+void
+router_init(void)
+{
+}
+
+static void
+parse_ver(const char *v, int *maj, int *min)
+{
+	long a = 0, b = 0;
+	const char *p = v;
+	while (*p >= '0' && *p <= '9' && a < 100000)
+		a = a * 10 + (*p++ - '0');
+	if (*p == '.') {
+		p++;
+		while (*p >= '0' && *p <= '9' && b < 100000)
+			b = b * 10 + (*p++ - '0');
+	}
+	*maj = (int)a;
+	*min = (int)b;
+}
+
+static int
+ver_cmp(int a1, int b1, int a2, int b2)
+{
+	if (a1 != a2)
+		return a1 < a2 ? -1 : 1;
+	if (b1 != b2)
+		return b1 < b2 ? -1 : 1;
+	return 0;
+}
+
+const struct endpoint *
+router_find(const char *name, int maj, int min)
+{
+	const struct endpoint *best = NULL;
+	int bmaj = -1, bmin = -1;
+	for (size_t t = 0; t < ARRAY_LEN(g_tables); t++) {
+		const struct endpoint *e = g_tables[t];
+		for (; e && e->name; e++) {
+			if (strcmp(e->name, name) != 0)
+				continue;
+			int emaj, emin;
+			parse_ver(e->min_version ? e->min_version : "1.0", &emaj, &emin);
+			if (ver_cmp(emaj, emin, maj, min) > 0)
+				continue;
+			if (!best || ver_cmp(emaj, emin, bmaj, bmin) > 0) {
+				best = e;
+				bmaj = emaj;
+				bmin = emin;
+			}
+		}
+	}
+	return best;
+}
+
+/* 0 and who filled, or -1 with r filled (401/…). */
+static int
+authenticate_bearer(const struct req *q, struct reply *r, struct identity *who)
+{
+	const char *h = q->authorization;
+	if (!h || !*h) {
+		reply_err(r, 401, 20, "Unauthorized (missing credentials)");
+		return -1;
+	}
+	while (*h == ' ')
+		h++;
+	if (strncasecmp(h, "Bearer ", 7) != 0) {
+		if (strncasecmp(h, "Basic ", 6) == 0)
+			reply_err(r, 401, 10, "Bad authorization type (Basic is accepted by auth.login only, "
+			                      "use the Bearer token it returns)");
+		else
+			reply_err(r, 401, 10, "Bad authorization type (expected Bearer)");
+		return -1;
+	}
+	h += 7;
+	while (*h == ' ')
+		h++;
+	json_t *claims = NULL;
+	if (jwt_verify(q->srv->jwt_secret, sizeof(q->srv->jwt_secret), h, now_ms() / 1000, &claims) != 0) {
+		reply_err(r, 401, 30, "Invalid token");
+		return -1;
+	}
+	int rc = identity_from_claims(claims, who);
+	json_decref(claims);
+	if (rc != 0) {
+		reply_err(r, 401, 30, "Invalid token (no identity)");
+		return -1;
+	}
+	return 0;
+}
+
+void
+router_dispatch(struct req *q, struct reply *r)
+{
+	const struct endpoint *ep = router_find(q->endpoint, q->ver_major, q->ver_minor);
+	if (!ep) {
+		reply_err(r, 404, 0, "Unable to find endpoint for name %s and version %s", q->endpoint,
+		          q->version);
+		return;
+	}
+	r->actual_version = ep->min_version ? ep->min_version : "1.0";
+	struct identity who;
+	if (!(ep->flags & (EP_NO_AUTH | EP_LOGIN))) {
+		if (authenticate_bearer(q, r, &who) != 0)
+			return;
+		q->who = &who;
+	}
+	if (!q->db) {
+		reply_err(r, 500, 100, "General data error (database unavailable)");
+		return;
+	}
+	ep->fn(q, r);
+	if (q->who == &who)
+		q->who = NULL;
+	if (sqlite3_get_autocommit(q->db) == 0) {
+		/* A handler must never leave a transaction open; undo rather than leak it. */
+		log_error("%s left a transaction open; rolled back", q->endpoint);
+		db_rollback(q->db);
+	}
+}

@@ -1,0 +1,331 @@
+/*
+ * svc_projects — the minimum set of projects.*: create (parents of "a/b/c" created on the way,
+ * names unique per company), get_by_id, get_all (the get_all language), update, and
+ * get_all_ex as an alias the UI and some SDK paths call. Projects are JSON documents with
+ * indexed company/name columns.
+ */
+#include <string.h>
+
+#include "server/getall.h"
+#include "server/projects.h"
+#include "server/server.h"
+#include "util.h"
+
+static const char *const project_pattern[] = {"name", "basename", "description", NULL};
+static const char *const project_list[] = {"tags", "system_tags", "id", "parent", "user", NULL};
+static const char *const project_dt[] = {"last_update", "created", NULL};
+static const char *const project_text[] = {"name", "description", "id", NULL};
+
+static const struct getall_spec project_spec = {
+	.pattern_fields = project_pattern,
+	.list_fields = project_list,
+	.datetime_fields = project_dt,
+	.text_fields = project_text,
+	.hidden_tag = 1,
+	.hidden_system_tag = "hidden",
+};
+
+json_t *
+project_load(sqlite3 *db, const char *id)
+{
+	sqlite3_stmt *st = db_stmt(db, "SELECT doc FROM projects WHERE id = ?");
+	if (!st)
+		return NULL;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	json_t *doc = NULL;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		doc = json_loads((const char *)sqlite3_column_text(st, 0), 0, NULL);
+	db_stmt_done(st);
+	return doc;
+}
+
+int
+project_visible(sqlite3 *db, const struct identity *who, const char *id)
+{
+	json_t *p = project_load(db, id);
+	const char *c = json_string_value(json_object_get(p, "company"));
+	int ok = c && (!*c || !strcmp(c, who->company));
+	json_decref(p);
+	return ok;
+}
+
+static int
+project_save(sqlite3 *db, const json_t *p)
+{
+	char *text = json_dumps(p, JSON_COMPACT);
+	sqlite3_stmt *st = db_stmt(db, "INSERT INTO projects(id, company, name, created, last_update, doc) "
+	                               "VALUES(?1,?2,?3,?4,?5,?6) ON CONFLICT(id) DO UPDATE SET "
+	                               "company=?2, name=?3, created=?4, last_update=?5, doc=?6");
+	int rc = -1;
+	if (st && text) {
+		static const char *const cols[] = {"id", "company", "name", "created", "last_update"};
+		for (int i = 0; i < 5; i++) {
+			const char *v = json_string_value(json_object_get(p, cols[i]));
+			if (v)
+				sqlite3_bind_text(st, i + 1, v, -1, SQLITE_STATIC);
+		}
+		sqlite3_bind_text(st, 6, text, -1, SQLITE_STATIC);
+		int s = sqlite3_step(st);
+		rc = s == SQLITE_DONE ? 0 : ((s & 0xff) == SQLITE_CONSTRAINT ? -2 : -1);
+	}
+	db_stmt_done(st);
+	free(text);
+	return rc;
+}
+
+/* id of the project named name in who's company into out (33), 0; or -1 when none. */
+static int
+project_by_name(sqlite3 *db, const struct identity *who, const char *name, char out[33])
+{
+	sqlite3_stmt *st = db_stmt(db, "SELECT id FROM projects WHERE company = ? AND name = ?");
+	if (!st)
+		return -1;
+	sqlite3_bind_text(st, 1, who->company, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+	int rc = -1;
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		snprintf(out, 33, "%s", (const char *)sqlite3_column_text(st, 0));
+		rc = 0;
+	}
+	db_stmt_done(st);
+	return rc;
+}
+
+static int
+name_ok(const char *name)
+{
+	size_t n = strlen(name);
+	while (n && (name[n - 1] == ' ' || name[n - 1] == '\t'))
+		n--;
+	while (n && (*name == ' ' || *name == '\t')) {
+		name++;
+		n--;
+	}
+	return n >= 3;
+}
+
+static int
+str_list(const json_t *v)
+{
+	if (!json_is_array(v))
+		return 0;
+	size_t i;
+	json_t *e;
+	json_array_foreach(v, i, e)
+		if (!json_is_string(e))
+			return 0;
+	return 1;
+}
+
+/* Create the project (and missing parents). 0 and id; -2 duplicate; -1 error (r filled). */
+int
+project_create(sqlite3 *db, const struct identity *who, const char *name, const json_t *extra,
+               char out_id[33], struct reply *r)
+{
+	char parent[33] = "";
+	const char *slash = strrchr(name, '/');
+	if (slash && slash != name) {
+		char *pname = xstrndup(name, (size_t)(slash - name));
+		if (project_by_name(db, who, pname, parent) != 0 &&
+		    project_create(db, who, pname, NULL, parent, r) != 0) {
+			free(pname);
+			return -1;
+		}
+		free(pname);
+	}
+	char now[48];
+	db_now_iso(now, sizeof(now));
+	gen_hex_id(out_id);
+	json_t *p = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:[],s:[]}", "id", out_id, "name", name,
+	                      "basename", slash ? slash + 1 : name, "user", who->user, "company",
+	                      who->company, "created", now, "last_update", now, "tags",
+	                      "system_tags");
+	if (parent[0])
+		json_object_set_new(p, "parent", json_string(parent));
+	static const char *const keep[] = {"description", "tags", "system_tags",
+	                                   "default_output_destination", NULL};
+	for (const char *const *k = keep; *k; k++) {
+		json_t *v = json_object_get(extra, *k);
+		if (v && !json_is_null(v))
+			json_object_set(p, *k, v);
+	}
+	int rc = project_save(db, p);
+	json_decref(p);
+	if (rc == -2) {
+		reply_err(r, 400, 801, "Project with the same name already exists: name=%s", name);
+		return -2;
+	}
+	if (rc != 0) {
+		reply_err(r, 500, 100, "General data error (saving project)");
+		return -1;
+	}
+	return 0;
+}
+
+static void
+projects_create(struct req *q, struct reply *r)
+{
+	json_t *nv = json_object_get(q->body, "name");
+	if (!nv || json_is_null(nv)) {
+		reply_err(r, 400, 11, "Missing required fields: name");
+		return;
+	}
+	if (!json_is_string(nv)) {
+		reply_err(r, 400, 12, "Validation error (expected a string): field=name");
+		return;
+	}
+	const char *name = json_string_value(nv);
+	if (!name_ok(name)) {
+		reply_err(r, 400, 800, "Data validation error (name must be at least 3 characters): name=%s",
+		          name);
+		return;
+	}
+	static const char *const lists[] = {"tags", "system_tags", NULL};
+	for (const char *const *k = lists; *k; k++) {
+		json_t *v = json_object_get(q->body, *k);
+		if (v && !json_is_null(v) && !str_list(v)) {
+			reply_err(r, 400, 12, "Validation error (expected a list of strings): field=%s", *k);
+			return;
+		}
+	}
+	const char *s;
+	if (req_str(q, r, "description", 0, &s) || req_str(q, r, "default_output_destination", 0, &s))
+		return;
+	char id[33], existing[33];
+	if (db_begin(q->db) != 0) {
+		reply_err(r, 500, 100, "General data error (database busy)");
+		return;
+	}
+	if (project_by_name(q->db, q->who, name, existing) == 0) {
+		db_rollback(q->db);
+		reply_err(r, 400, 801, "Project with the same name already exists: name=%s", name);
+		return;
+	}
+	if (project_create(q->db, q->who, name, q->body, id, r) != 0) {
+		db_rollback(q->db);
+		return;
+	}
+	if (db_commit(q->db) != 0) {
+		reply_err(r, 500, 100, "General data error (commit)");
+		return;
+	}
+	reply_data(r, json_pack("{s:s}", "id", id));
+}
+
+static void
+projects_get_by_id(struct req *q, struct reply *r)
+{
+	const char *id;
+	if (req_str(q, r, "project", 1, &id) != 0)
+		return;
+	json_t *p = project_load(q->db, id);
+	const char *c = json_string_value(json_object_get(p, "company"));
+	if (!p || !c || (*c && strcmp(c, q->who->company) != 0)) {
+		json_decref(p);
+		reply_err(r, 400, 401, "Invalid project id: id=%s", id);
+		return;
+	}
+	reply_data(r, json_pack("{s:o}", "project", p));
+}
+
+static void
+projects_get_all(struct req *q, struct reply *r)
+{
+	if (getall_check(q->body, r) != 0)
+		return;
+	sqlite3_stmt *st = db_stmt(q->db, "SELECT doc FROM projects WHERE company = ? OR company = '' "
+	                                  "ORDER BY created");
+	if (!st) {
+		reply_err(r, 500, 100, "General data error");
+		return;
+	}
+	sqlite3_bind_text(st, 1, q->who->company, -1, SQLITE_STATIC);
+	json_t *docs = json_array();
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		json_t *d = json_loads((const char *)sqlite3_column_text(st, 0), 0, NULL);
+		if (json_is_object(d))
+			json_array_append_new(docs, d);
+		else
+			json_decref(d);
+	}
+	db_stmt_done(st);
+	json_t *out;
+	char *scroll = NULL;
+	int rc = getall_query(docs, q->body, &project_spec, r, &out, &scroll);
+	json_decref(docs);
+	if (rc != 0)
+		return;
+	json_t *d = json_pack("{s:o}", "projects", out);
+	if (scroll)
+		json_object_set_new(d, "scroll_id", json_string(scroll));
+	free(scroll);
+	reply_data(r, d);
+}
+
+static void
+projects_update(struct req *q, struct reply *r)
+{
+	const char *id;
+	if (req_str(q, r, "project", 1, &id) != 0)
+		return;
+	if (db_begin(q->db) != 0) {
+		reply_err(r, 500, 100, "General data error (database busy)");
+		return;
+	}
+	json_t *p = project_load(q->db, id);
+	const char *c = json_string_value(json_object_get(p, "company"));
+	if (!p || !c || strcmp(c, q->who->company) != 0) {
+		db_rollback(q->db);
+		json_decref(p);
+		reply_err(r, 400, 401, "Invalid project id: id=%s", id);
+		return;
+	}
+	json_t *fields = json_object();
+	static const char *const keys[] = {"name", "description", "tags", "system_tags",
+	                                   "default_output_destination", NULL};
+	for (const char *const *k = keys; *k; k++) {
+		json_t *v = json_object_get(q->body, *k);
+		if (!v)
+			continue;
+		if (!strcmp(*k, "name") && (!json_is_string(v) || !name_ok(json_string_value(v)))) {
+			db_rollback(q->db);
+			json_decref(p);
+			json_decref(fields);
+			reply_err(r, 400, 800, "Data validation error (name must be at least 3 characters)");
+			return;
+		}
+		json_object_set(p, *k, v);
+		json_object_set(fields, *k, v);
+		if (!strcmp(*k, "name")) {
+			const char *n = json_string_value(v);
+			const char *sl = strrchr(n, '/');
+			json_object_set_new(p, "basename", json_string(sl ? sl + 1 : n));
+		}
+	}
+	char now[48];
+	db_now_iso(now, sizeof(now));
+	json_object_set_new(p, "last_update", json_string(now));
+	json_object_set_new(fields, "last_update", json_string(now));
+	int rc = project_save(q->db, p);
+	json_decref(p);
+	if (rc != 0) {
+		db_rollback(q->db);
+		json_decref(fields);
+		if (rc == -2)
+			reply_err(r, 400, 801, "Project with the same name already exists");
+		else
+			reply_err(r, 500, 100, "General data error (saving project)");
+		return;
+	}
+	db_commit(q->db);
+	reply_data(r, json_pack("{s:i,s:o}", "updated", 1, "fields", fields));
+}
+
+const struct endpoint svc_projects_endpoints[] = {
+	{"projects.create", "1.0", 0, projects_create},
+	{"projects.get_by_id", "1.0", 0, projects_get_by_id},
+	{"projects.get_all", "1.0", 0, projects_get_all},
+	{"projects.get_all_ex", "1.0", 0, projects_get_all},
+	{"projects.update", "1.0", 0, projects_update},
+	{0},
+};
