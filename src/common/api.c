@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "api.h"
+#include "config.h"
 #include "jwt.h"
 #include "util.h"
 #include "version.h"
@@ -215,63 +216,11 @@ version_cmp(const char *a, const char *b)
 
 /* ------------------------------------------------------------------ settings */
 
-/* Local lookups in the config tree, so this file depends on jansson only. */
-static const json_t *
-conf_at(const json_t *root, const char *path)
-{
-	const json_t *cur = root;
-	const char *p = path;
-	while (cur && *p) {
-		size_t n = strcspn(p, ".");
-		char key[128];
-		if (n >= sizeof key)
-			return NULL;
-		memcpy(key, p, n);
-		key[n] = '\0';
-		cur = json_is_object(cur) ? json_object_get(cur, key) : NULL;
-		p += n;
-		if (*p == '.')
-			p++;
-	}
-	return cur;
-}
-
 static const char *
 conf_str(const json_t *root, const char *path)
 {
-	const char *v = json_string_value(conf_at(root, path));
+	const char *v = cfg_str(root, path, NULL);
 	return v && *v ? v : NULL;
-}
-
-static double
-conf_num(const json_t *root, const char *path, double dflt)
-{
-	const json_t *v = conf_at(root, path);
-	if (json_is_number(v))
-		return json_number_value(v);
-	if (json_is_string(v)) {
-		char *end = NULL;
-		double d = strtod(json_string_value(v), &end);
-		if (end && end != json_string_value(v) && *end == '\0')
-			return d;
-	}
-	return dflt;
-}
-
-static int
-conf_bool(const json_t *root, const char *path, int dflt)
-{
-	const json_t *v = conf_at(root, path);
-	if (json_is_boolean(v))
-		return json_is_true(v);
-	if (json_is_integer(v))
-		return json_integer_value(v) != 0;
-	if (json_is_string(v)) {
-		int b = parse_bool(json_string_value(v));
-		if (b >= 0)
-			return b;
-	}
-	return dflt;
 }
 
 static char *
@@ -336,18 +285,18 @@ api_settings_from_config(struct api_settings *s, const json_t *root)
 	hostname[sizeof hostname - 1] = '\0';
 	s->worker_header = xstrdup(hostname);
 
-	s->verify_cert = conf_bool(root, "api.verify_certificate", 1);
+	s->verify_cert = cfg_bool(root, "api.verify_certificate", 1);
 	if (env_get("CLEARML_API_HOST_VERIFY_CERT"))
 		s->verify_cert = env_bool("CLEARML_API_HOST_VERIFY_CERT", s->verify_cert);
 	else if (env_get("TRAINS_API_HOST_VERIFY_CERT"))
 		s->verify_cert = env_bool("TRAINS_API_HOST_VERIFY_CERT", s->verify_cert);
 
-	s->token_threshold_sec = (long)conf_num(root, "api.auth.token_expiration_threshold_sec", 43200);
+	s->token_threshold_sec = (long)cfg_num(root, "api.auth.token_expiration_threshold_sec", 43200);
 	s->request_token_expiration_sec =
-	    (long)conf_num(root, "api.auth.request_token_expiration_sec", 0);
+	    (long)cfg_num(root, "api.auth.request_token_expiration_sec", 0);
 	if (s->request_token_expiration_sec < 0)
 		s->request_token_expiration_sec = 0;
-	s->wait_on_maintenance_forever = conf_bool(root, "api.http.wait_on_maintenance_forever", 1);
+	s->wait_on_maintenance_forever = cfg_bool(root, "api.http.wait_on_maintenance_forever", 1);
 
 	/* §3.3.2: default true → 4 connect retries on the first login; an integer sets the count;
 	 * false → the configured connect retries. */
@@ -359,18 +308,18 @@ api_settings_from_config(struct api_settings *s, const json_t *root)
 			if (n > 0)
 				s->initial_connect_retries = (int)n;
 		} else if (parse_bool(icr) == 0) {
-			long long c = (long long)conf_num(root, "api.http.retries.connect", 240);
+			long long c = (long long)cfg_num(root, "api.http.retries.connect", 240);
 			s->initial_connect_retries = c > 0 && c < 100000 ? (int)c : 240;
 		}
 	}
 
-	s->backoff_factor = conf_num(root, "api.http.retries.backoff_factor", 1.0);
-	s->backoff_max = conf_num(root, "api.http.retries.backoff_max", 120.0);
+	s->backoff_factor = cfg_num(root, "api.http.retries.backoff_factor", 1.0);
+	s->backoff_max = cfg_num(root, "api.http.retries.backoff_max", 120.0);
 	if (s->backoff_factor < 0)
 		s->backoff_factor = 0;
 	if (s->backoff_max <= 0)
 		s->backoff_max = 120.0;
-	s->max_req_size = (long)conf_num(root, "api.http.max_req_size", 15728640);
+	s->max_req_size = (long)cfg_num(root, "api.http.max_req_size", 15728640);
 	if (s->max_req_size <= 0)
 		s->max_req_size = 15728640;
 }
