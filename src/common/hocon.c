@@ -910,7 +910,8 @@ assign(struct ctx *c, struct src *s, json_t *obj, struct path *pa, json_t *v, in
 	const char *k = pa->seg[pa->n - 1];
 	json_t *prev = json_object_get(parent, k);
 	if (is_marker(v))
-		resolve_self_refs(c, v, pa, prev);
+		/* an appended marker lives inside prev: recording prev would make a cycle */
+		resolve_self_refs(c, v, pa, append ? NULL : prev);
 	if (append) {
 		if (prev && json_is_array(prev)) {
 			json_array_append_new(prev, v);
@@ -1420,6 +1421,14 @@ hocon_parse(const char *text, size_t len, const char *filename, json_t **out, ch
 	if (text == NULL)
 		text = "";
 	struct src s = {.p = text, .end = text + len, .file = file, .line = 1, .col = 1};
+	const char *nul = memchr(text, '\0', len);
+	if (nul != NULL) {
+		/* a NUL byte can only be garbage; say where it is */
+		while (s.p < nul)
+			adv(&s);
+		FAIL(&c, &s, "NUL byte in input");
+		return -1;
+	}
 	c.root = json_object();
 	if (parse_root(&c, &s, c.root, 0) < 0 || c.failed)
 		goto fail;

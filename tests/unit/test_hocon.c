@@ -452,7 +452,7 @@ test_limits(void **state)
 	}
 	/* NUL byte in the middle */
 	assert_int_equal(hocon_parse("a: \"x\0y\"", 8, "t.conf", &o, err, sizeof err), -1);
-	assert_string_equal(err, "t.conf:1:6: NUL character in string");
+	assert_string_equal(err, "t.conf:1:6: NUL byte in input");
 	/* empty documents */
 	o = parse_ok("");
 	assert_int_equal(json_object_size(o), 0);
