@@ -1127,12 +1127,14 @@ recover_one(struct agent_ctx *ctx, const char *state_path)
 	char *text = read_file(state_path, 1 << 20, &len);
 	json_t *st = text ? json_loadb(text, len, 0, NULL) : NULL;
 	free(text);
-	const char *task = json_string_value(json_object_get(st, "task"));
-	if (!json_is_object(st) || !valid_task_id(task)) {
+	const char *tid = json_string_value(json_object_get(st, "task"));
+	if (!json_is_object(st) || !valid_task_id(tid)) {
 		log_warn("ignoring unreadable agent state file %s", state_path);
 		json_decref(st);
 		return;
 	}
+	char task[160];
+	snprintf(task, sizeof task, "%s", tid);
 	pid_t agent = (pid_t)json_integer_value(json_object_get(st, "agent_pid"));
 	if (pid_is_live_agent(agent, ctx->self_exe)) {
 		json_decref(st);

@@ -82,7 +82,7 @@ class AgentProcess:
     def wait(self, timeout=60):
         return self.proc.wait(timeout)
 
-    def stop(self, sig=signal.SIGTERM, timeout=60):
+    def stop(self, sig=15, timeout=60):  # 15 = SIGTERM: the method `signal` shadows the module here
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
             try:
@@ -175,3 +175,36 @@ def read_lines(path):
             return [l.strip() for l in f if l.strip()]
     except FileNotFoundError:
         return []
+
+
+# ---- task supervisor helpers (engineer "slot") ----
+
+def log_lines(api, task_id, level=None):
+    """The task's log as lines (events in server order, msg split on newlines); optionally only
+    events of one level ("DEBUG" = task output)."""
+    out = []
+    for e in api.task_log(task_id):
+        if level and e.get("level") != level:
+            continue
+        out.extend(e.get("msg", "").splitlines())
+    return out
+
+
+def read_pids(path):
+    """Integers, one per line, from a file the task wrote (missing file → [])."""
+    out = []
+    for l in read_lines(path):
+        try:
+            out.append(int(l))
+        except ValueError:
+            pass
+    return out
+
+
+def supervisor_env(tmp_path, extra=None):
+    """fast_env for tests about supervising the task (logs, abort, status), not about building
+    its environment: no virtualenv (CLEARML_AGENT_SKIP_PYTHON_ENV_INSTALL), a short kill grace."""
+    env = {"CLEARML_AGENT_SKIP_PYTHON_ENV_INSTALL": "1",
+           "CLEARML_AGENT__AGENT__KILL_GRACE_SEC": "2"}
+    env.update(extra or {})
+    return fast_env(tmp_path, env)

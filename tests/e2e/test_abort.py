@@ -1,0 +1,64 @@
+"""Abort (spec §4.5, with quirk 5 fixed): tasks.stop on a task that ignores SIGTERM and
+double-forks out of its session → the task ends stopped and none of its processes is left."""
+from agent_helper import (AgentProcess, FAST_POLL, create_queue, create_script_task, enqueue,
+                          supervisor_env, log_lines, pid_alive, read_pids, task, wait_gone,
+                          wait_status)
+from conftest import wait_for
+
+STUBBORN = """\
+import os, signal, sys, time
+PIDS = {pids!r}
+def note():
+    with open(PIDS, 'a') as f:
+        f.write('%d\\n' % os.getpid())
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+note()
+if os.fork() == 0:
+    os.setsid()                      # out of the task's session and group
+    if os.fork() == 0:
+        note()
+        while True:
+            time.sleep(1)
+    os._exit(0)
+if os.fork() == 0:                   # a child that stays in the group
+    note()
+    while True:
+        time.sleep(1)
+print('ready', flush=True)
+while True:
+    time.sleep(1)
+"""
+
+
+def test_stop_kills_whole_tree(server, api, tmp_path):
+    pids_file = str(tmp_path / "pids.txt")
+    q = create_queue(api, "abort")
+    t = create_script_task(api, STUBBORN.format(pids=pids_file), name="stubborn")
+    enqueue(api, t, queue=q)
+    a = AgentProcess(server, tmp_path, ["--polling-interval", FAST_POLL, "--queue", "abort"],
+                     env=supervisor_env(tmp_path))
+    try:
+        wait_for(lambda: len(read_pids(pids_file)) >= 3, timeout=120, what="task pids")
+        wait_for(lambda: "ready" in log_lines(api, t), timeout=30, what="'ready' on the server")
+        pids = read_pids(pids_file)
+        assert all(pid_alive(p) for p in pids)
+        assert task(api, t)["status"] == "in_progress"
+        api.call("tasks.stop", task=t)
+        final = wait_status(api, t, {"stopped"}, timeout=60)
+        assert wait_gone(pids, timeout=30), \
+            f"left alive: {[p for p in pids if pid_alive(p)]}\n{a.output()[-3000:]}"
+        wait_for(lambda: any(l.startswith("User aborted: stopping task (") for l in log_lines(api, t)),
+                 timeout=30, what="the abort line")
+        if "stopping" in (final.get("status_message") or "") or \
+                final.get("status_reason") == "task was stopped by tasks.stop":
+            # the graceful path: the agent saw "stopping" and set stopped itself
+            final = wait_for(lambda: task(api, t).get("status_reason") ==
+                             "task was stopped by tasks.stop" and task(api, t), timeout=30,
+                             what="the agent's stopped reason")
+            assert "Process aborted by user" in log_lines(api, t)
+        # the agent keeps serving: a next task runs
+        t2 = create_script_task(api, "print('after abort')\n", name="next")
+        enqueue(api, t2, queue=q)
+        assert wait_status(api, t2, timeout=120)["status"] == "completed", a.output()[-3000:]
+    finally:
+        a.stop()

@@ -1,0 +1,39 @@
+"""Exit code → final task status with the exact upstream strings (spec §4.7)."""
+from agent_helper import (AgentProcess, FAST_POLL, create_queue, create_script_task, enqueue,
+                          supervisor_env, log_lines, wait_status)
+
+CASES = {
+    # name: (script body, status, status_reason, agent line)
+    "exit0": ("import sys\nprint('bye')\nsys.exit(0)\n", "completed", "worker execution done",
+              "Process completed successfully"),
+    "exit1": ("import sys\nprint('oops')\nsys.exit(1)\n", "failed",
+              "worker execution exit code 1", "Process failed, exit code 1"),
+    "sigint": ("import os, signal\nsignal.signal(signal.SIGINT, signal.SIG_DFL)\n"
+               "os.kill(os.getpid(), signal.SIGINT)\n", "stopped", "user abort",
+               "Process terminated by user"),
+    "exit254": ("import sys\nsys.exit(254)\n", "stopped", "user abort",
+                "Process terminated by user"),
+    "sigkill": ("import os, signal\nos.kill(os.getpid(), signal.SIGKILL)\n", "failed",
+                "worker execution exit code -9", "Process failed, exit code -9"),
+}
+
+
+def test_exit_codes_map_to_status(server, api, tmp_path):
+    q = create_queue(api, "exits")
+    ids = {}
+    for name, (script, *_rest) in CASES.items():
+        ids[name] = create_script_task(api, script, name=name)
+        enqueue(api, ids[name], queue=q)
+    a = AgentProcess(server, tmp_path, ["--polling-interval", FAST_POLL, "--queue", "exits"],
+                     env=supervisor_env(tmp_path))
+    try:
+        for name, (_s, status, reason, line) in CASES.items():
+            final = wait_status(api, ids[name], timeout=120)
+            assert final["status"] == status, (name, final, a.output()[-3000:])
+            assert final.get("status_reason") == reason, (name, final)
+            assert final.get("status_message", "").startswith("Changed by clearml-agent "), final
+            assert line in log_lines(api, ids[name], "INFO"), (name, log_lines(api, ids[name]))
+    finally:
+        a.stop()
+    # an interrupted task is never completed
+    assert all(wait_status(api, ids[n])["status"] != "completed" for n in CASES if n != "exit0")
