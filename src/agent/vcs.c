@@ -302,6 +302,15 @@ copy_dir(const char *src, const char *dst)
 	return ok ? 0 : -1;
 }
 
+static int
+ref_exists(struct gitctx *g, const char *repo, const char *rev)
+{
+	char *spec = xasprintf("%s^{commit}", rev);
+	int rc = GIT(g, repo, NULL, 0, "rev-parse", "--verify", "--quiet", spec);
+	free(spec);
+	return rc == 0;
+}
+
 /* Refresh (or create) the cache entry for url. Returns 0 with the entry usable. */
 static int
 cache_refresh(struct gitctx *g, const json_t *cfg, const char *url, const char *entry,
@@ -338,7 +347,8 @@ cache_refresh(struct gitctx *g, const json_t *cfg, const char *url, const char *
 		}
 		free(out);
 		/* origin/HEAD may be missing in an old entry: ask the remote (ignore failures) */
-		GIT(g, entry, NULL, 0, "remote", "set-head", "origin", "--auto");
+		if (!ref_exists(g, entry, "refs/remotes/origin/HEAD"))
+			GIT(g, entry, NULL, 0, "remote", "set-head", "origin", "--auto");
 		return 0;
 	}
 	return clone_into(g, url, entry, rs);
@@ -357,7 +367,8 @@ working_copy_from_cache(struct gitctx *g, const char *entry, const char *url, co
 	if (rc == 0) {
 		free(out);
 		out = NULL;
-		rc = GIT(g, dest, &out, 0, "fetch", "--quiet", "--force", "--no-tags", entry,
+		rc = GIT(g, dest, &out, 0, "-c", "gc.auto=0", "-c", "maintenance.auto=false", "fetch",
+		         "--quiet", "--force", "--no-tags", entry,
 		         "+refs/remotes/origin/*:refs/remotes/origin/*", "+refs/tags/*:refs/tags/*");
 	}
 	if (rc != 0) {
@@ -376,15 +387,6 @@ working_copy_from_cache(struct gitctx *g, const char *entry, const char *url, co
 	free(src_mod);
 	free(dst_git);
 	return 0;
-}
-
-static int
-ref_exists(struct gitctx *g, const char *repo, const char *rev)
-{
-	char *spec = xasprintf("%s^{commit}", rev);
-	int rc = GIT(g, repo, NULL, 0, "rev-parse", "--verify", "--quiet", spec);
-	free(spec);
-	return rc == 0;
 }
 
 static int
@@ -431,6 +433,12 @@ do_checkout(struct gitctx *g, const struct exec_info *ei, const char *repo, stru
 	free(out);
 	free(rev);
 	out = NULL;
+	char *gitmodules = xasprintf("%s/.gitmodules", repo);
+	struct stat st;
+	int has_modules = stat(gitmodules, &st) == 0;
+	free(gitmodules);
+	if (!has_modules)
+		return 0;
 	rc = GIT(g, repo, &out, 0, "submodule", "update", "--init", "--recursive");
 	if (rc != 0) {
 		printf("warning: git submodule update failed:\n");

@@ -1,0 +1,260 @@
+"""The `_runner` role with a git repository (§5.2, §5.3): file:// and smart-HTTP remotes with Basic
+auth, commit / tag / branch / default-branch checkout, submodules, uncommitted diffs, literal
+scripts inside a repo, the vcs cache, and credentials that never leak."""
+import os
+import time
+
+import pytest
+
+from gitfix import GitRepo, SmartHttp, git
+from runner_helper import run_runner, write_conf
+
+SHOW = "import os, subprocess\nprint('VERSION', open('version.txt').read().strip())\n"
+
+
+def repo_task(url, tid="vcs0001", **script):
+    s = {"repository": url, "entry_point": "show.py", "binary": "python3", "working_dir": "."}
+    s.update(script)
+    return {"id": tid, "script": s}
+
+
+@pytest.fixture
+def repo(tmp_path):
+    r = GitRepo(tmp_path / "git", "proj")
+    r.c1 = r.commit({"show.py": SHOW, "version.txt": "one\n", "sub/dir/mod.py": "X = 1\n"}, "one")
+    r.tag("v1")
+    r.c2 = r.commit({"version.txt": "two\n"}, "two")
+    r.branch("feature")
+    r.c3 = r.commit({"version.txt": "feature\n"}, "feature")
+    r.checkout("main")
+    r.push()
+    return r
+
+
+def version_of(run):
+    for line in run.output.splitlines():
+        if line.startswith("VERSION "):
+            return line.split(" ", 1)[1]
+    raise AssertionError(f"task printed no version: {run}")
+
+
+def test_default_branch_and_resolved_commit(tmp_path, repo):
+    run = run_runner(tmp_path, repo_task(repo.file_url))
+    assert run.rc == 0, run
+    assert version_of(run) == "two"
+    # the task had no commit: the resolved one is reported
+    assert run.result["version_num"] == repo.c2
+    assert f"commit = {repo.c2}" in run.output
+    wc = os.path.join(run.build_dir, "task_repository", "proj.git")
+    assert f"root = {wc}" in run.output
+    # origin of the working copy is the real URL, not the cache
+    assert git("remote", "get-url", "origin", cwd=wc) == repo.file_url
+
+
+@pytest.mark.parametrize("field,value,want", [
+    ("version_num", "c1", "one"), ("tag", "v1", "one"), ("branch", "feature", "feature"),
+    ("branch", "main", "two")])
+def test_checkout_of_commit_tag_branch(tmp_path, repo, field, value, want):
+    if field == "version_num":
+        value = repo.c1
+    run = run_runner(tmp_path, repo_task(repo.bare, **{field: value}))
+    assert run.rc == 0, run
+    assert version_of(run) == want
+    if field == "version_num":
+        assert run.result["version_num"] is None  # the task had one: nothing to report
+
+
+def test_unknown_commit_fails(tmp_path, repo):
+    run = run_runner(tmp_path, repo_task(repo.file_url, version_num="0" * 40))
+    assert run.rc == 86, run
+    assert run.result["status"] == "failed"
+    assert "checking out" in run.result["status_reason"]
+
+
+def test_working_dir_and_entry_inside_repo(tmp_path, repo):
+    repo.commit({"sub/dir/run.py": "import mod\nprint('MOD', mod.X)\n"}, "run")
+    repo.push()
+    run = run_runner(tmp_path, repo_task(repo.file_url, entry_point="run.py", working_dir="sub/dir"))
+    assert run.rc == 0, run
+    assert "MOD 1" in run.output
+    run = run_runner(tmp_path, repo_task(repo.file_url, entry_point="run.py", working_dir="../.."),
+                     tag="esc")
+    assert run.rc == 86, run
+    assert "working directory" in run.result["status_reason"]
+
+
+def test_submodules(tmp_path, repo):
+    lib = GitRepo(tmp_path / "git", "lib")
+    lib.commit({"libmod.py": "NAME = 'from-submodule'\n"}, "lib")
+    lib.push()
+    repo.add_submodule(lib.file_url, "vendor/lib")
+    repo.commit({"show.py": "import sys\nsys.path.insert(0, 'vendor/lib')\nimport libmod\n"
+                            "print('VERSION', libmod.NAME)\n"}, "use lib")
+    repo.push()
+    run = run_runner(tmp_path, repo_task(repo.file_url))
+    assert run.rc == 0, run
+    assert version_of(run) == "from-submodule"
+    # second run: from the cache, submodule still there
+    run = run_runner(tmp_path, repo_task(repo.file_url), tag="second")
+    assert run.rc == 0, run
+    assert "Using cached repository" in run.output
+    assert version_of(run) == "from-submodule"
+
+
+def test_diff_applied(tmp_path, repo):
+    diff = repo.diff({"version.txt": "patched\n", "show.py": SHOW + "print('EXTRA line')\n"})
+    assert diff.startswith("diff ")
+    run = run_runner(tmp_path, repo_task(repo.file_url, diff=diff))
+    assert run.rc == 0, run
+    assert version_of(run) == "patched"
+    assert "EXTRA line" in run.output
+
+
+def test_diff_that_does_not_apply_fails(tmp_path, repo):
+    diff = repo.diff({"version.txt": "patched\n"})
+    # against the tag, version.txt says "one": the hunk's context does not match
+    run = run_runner(tmp_path, repo_task(repo.file_url, tag="v1", diff=diff))
+    assert run.rc == 86, run
+    assert run.result["status"] == "failed"
+    assert run.result["status_reason"].startswith("failed applying git diff")
+    assert "version.txt" in run.result["error"]
+    assert "version.txt" in run.output
+    assert "Starting Task Execution:" not in run.output
+
+
+def test_literal_script_inside_repo(tmp_path, repo):
+    script = "print('LITERAL', open('version.txt').read().strip())\n"
+    run = run_runner(tmp_path, repo_task(repo.file_url, entry_point="notebook_export.py", diff=script))
+    assert run.rc == 0, run
+    assert "LITERAL two" in run.output
+    # an existing file in the repo is not overwritten by the literal script
+    run = run_runner(tmp_path, repo_task(repo.file_url, diff="print('WRONG')\n"), tag="exist")
+    assert run.rc == 0, run
+    assert version_of(run) == "two" and "WRONG" not in run.output
+
+
+def test_vcs_cache_reused_and_broken_entry_recloned(tmp_path, repo):
+    conf = write_conf(tmp_path)
+    run = run_runner(tmp_path, repo_task(repo.file_url), conf=conf)
+    assert run.rc == 0, run
+    assert "cloning: " in run.output and "Using cached repository" not in run.output
+    cache = tmp_path / "vcs-cache"
+    entries = [e for e in os.listdir(cache) if e.startswith("proj.git.")]
+    assert len(entries) == 1
+    entry = cache / entries[0] / "proj.git"
+    inode = os.stat(entry).st_ino
+
+    # a new commit upstream: the cached entry is fetched, not cloned again
+    c4 = repo.commit({"version.txt": "four\n"}, "four")
+    repo.push()
+    run = run_runner(tmp_path, repo_task(repo.file_url), conf=conf, tag="second")
+    assert run.rc == 0, run
+    assert f'Using cached repository in "{entry}"' in run.output
+    assert "cloning: " not in run.output
+    assert os.stat(entry).st_ino == inode
+    assert version_of(run) == "four" and run.result["version_num"] == c4
+
+    # break the entry: it is cloned again and the task still runs
+    for name in ("HEAD", "objects", "refs"):
+        p = entry / ".git" / name
+        if p.is_dir():
+            import shutil
+            shutil.rmtree(p)
+        else:
+            p.unlink()
+    run = run_runner(tmp_path, repo_task(repo.file_url), conf=conf, tag="third")
+    assert run.rc == 0, run
+    assert "cloning: " in run.output
+    assert version_of(run) == "four"
+
+
+def test_cache_disabled_clones_directly(tmp_path, repo):
+    conf = write_conf(tmp_path, agent={"vcs_cache": {"enabled": False}})
+    run = run_runner(tmp_path, repo_task(repo.file_url), conf=conf)
+    assert run.rc == 0, run
+    assert version_of(run) == "two"
+    assert not (tmp_path / "vcs-cache").exists()
+
+
+def test_clone_failure(tmp_path):
+    run = run_runner(tmp_path, repo_task("file://" + str(tmp_path / "no-such-repo.git")))
+    assert run.rc == 86, run
+    assert run.result["status"] == "failed"
+    assert run.result["status_reason"] == "failed cloning repository"
+    assert "Repository cloning failed:" in run.output
+
+
+def test_http_basic_auth_with_config_credentials(tmp_path, repo):
+    secret = "s3cretPassw0rd"
+    home = tmp_path / "home"
+    home.mkdir()
+    gitconfig = home / ".gitconfig"
+    gitconfig.write_text("[user]\n\tname = someone\n")
+    before = gitconfig.read_bytes()
+    with SmartHttp(repo.remote_root, f"alice:{secret}") as srv:
+        conf = write_conf(tmp_path, agent={"git_user": "alice", "git_pass": secret})
+        run = run_runner(tmp_path, repo_task(srv.url("proj.git")), conf=conf)
+        assert run.rc == 0, run
+        assert version_of(run) == "two"
+        assert secret not in run.output
+        assert secret not in (tmp_path / "run-result.json").read_text()
+        wc = os.path.join(run.build_dir, "task_repository", "proj.git")
+        assert secret not in open(os.path.join(wc, ".git", "config")).read()
+        for root, _, files in os.walk(tmp_path / "vcs-cache"):
+            if "config" in files:
+                assert secret not in open(os.path.join(root, "config")).read()
+        # second run through the cache fetches over HTTP with the same credentials
+        run = run_runner(tmp_path, repo_task(srv.url("proj.git")), conf=conf, tag="again")
+        assert run.rc == 0, run
+        assert "Using cached repository" in run.output
+        assert secret not in run.output
+        # credentials in the URL itself are moved to the helper, and masked when printed
+        conf2 = write_conf(tmp_path, name="nocreds.conf")
+        run = run_runner(tmp_path, repo_task(srv.url("proj.git", f"alice:{secret}")), conf=conf2,
+                         tag="inurl")
+        assert run.rc == 0, run
+        assert secret not in run.output
+        assert secret not in (tmp_path / "inurl-result.json").read_text()
+    # the user's global git config is untouched
+    assert gitconfig.read_bytes() == before
+
+
+def test_http_wrong_password_fails_fast_without_leaking(tmp_path, repo):
+    wrong = "WrongPassw0rdXYZ"
+    with SmartHttp(repo.remote_root, "alice:right-one") as srv:
+        conf = write_conf(tmp_path, agent={"git_user": "alice", "git_pass": wrong})
+        t0 = time.monotonic()
+        run = run_runner(tmp_path, repo_task(srv.url("proj.git")), conf=conf, timeout=60)
+        elapsed = time.monotonic() - t0
+        assert run.rc == 86, run
+        assert run.result["status_reason"] == "failed cloning repository"
+        assert wrong not in run.output
+        assert wrong not in (tmp_path / "run-result.json").read_text()
+        assert elapsed < 60
+        # no credentials at all: git must not prompt (stdin is closed, prompts disabled)
+        conf2 = write_conf(tmp_path, name="none.conf")
+        run = run_runner(tmp_path, repo_task(srv.url("proj.git")), conf=conf2, tag="none", timeout=60)
+        assert run.rc == 86, run
+        assert "Repository cloning failed:" in run.output
+
+
+def test_global_gitconfig_not_created(tmp_path, repo):
+    run = run_runner(tmp_path, repo_task(repo.file_url))
+    assert run.rc == 0, run
+    home = tmp_path / "home"
+    assert not (home / ".gitconfig").exists()
+    assert not (home / ".config" / "git" / "config").exists()
+
+
+def test_hostile_branch_and_url(tmp_path, repo):
+    marker = tmp_path / "pwned"
+    for i, (field, value) in enumerate([("branch", f"main;touch {marker}"),
+                                        ("branch", f"$(touch {marker})"),
+                                        ("version_num", "--upload-pack=touch " + str(marker)),
+                                        ("tag", f"`touch {marker}`")]):
+        run = run_runner(tmp_path, repo_task(repo.file_url, **{field: value}), tag=f"h{i}")
+        assert run.rc == 86, run
+        assert not marker.exists()
+    run = run_runner(tmp_path, repo_task(f"--upload-pack=touch {marker}"), tag="url")
+    assert run.rc == 86, run
+    assert not marker.exists()
