@@ -311,6 +311,87 @@ place_code(struct run_state *st, enum task_binary kind, int entry_forced)
 	return 0;
 }
 
+/* §5.9 custom build script. Returns 1 when it supplied the interpreter/entry/working dir (st->py
+ * filled, pyenv skipped), 0 for the standard flow, or an exit status > 1 with the result written
+ * (the script failed: the runner exits with its code). */
+static int
+custom_build(struct run_state *st)
+{
+	const char *e = env_get("CLEARML_AGENT_CUSTOM_BUILD_SCRIPT");
+	const char *c = cfg_str(st->cfg, "agent.custom_build_script", NULL);
+	const char *spec = e ? e : (c && c[0] ? c : NULL);
+	if (spec == NULL)
+		return 0;
+	char *script = path_expand(spec);
+	if (!is_file(script)) {
+		printf("warning: custom build script %s not found, using the standard flow\n", script);
+		free(script);
+		return 0;
+	}
+	char *outdir = xasprintf("%s/.custom-build", st->a->build_dir);
+	rm_rf(outdir);
+	mkdir_p(outdir, 0700);
+	char *outfile = xasprintf("%s/output.json", outdir);
+	char *task_json = json_dumps(st->task, JSON_COMPACT);
+	struct envv env;
+	envv_from_environ(&env);
+	envv_set(&env, "CLEARML_TASK_SCRIPT_ENTRY", st->entry);
+	envv_set(&env, "CLEARML_TASK_WORKING_DIR", st->script_dir);
+	envv_set(&env, "CLEARML_VENV_PATH", st->a->build_dir);
+	envv_set(&env, "CLEARML_GIT_ROOT", st->repo_root ? st->repo_root : "");
+	envv_set(&env, "CLEARML_AGENT_CUSTOM_BUILD_SCRIPT", script);
+	envv_set(&env, "CLEARML_CUSTOM_BUILD_TASK_CONFIG_JSON", task_json ? task_json : "{}");
+	envv_set(&env, "CLEARML_CUSTOM_BUILD_OUTPUT", outfile);
+	free(task_json);
+	printf("Running custom build script %s\n", script);
+	flush_all();
+	char *const argv[] = {script, NULL};
+	struct proc_opts o = {.cwd = st->script_dir, .envp = env.v, .out_fd = STDOUT_FILENO};
+	struct proc_result r;
+	int ran = proc_run(argv, &o, &r);
+	envv_free(&env);
+	int ret = 0;
+	if (ran < 0 || !proc_ok(&r)) {
+		int code = ran < 0 ? 127 : (r.exited ? r.exit_code : 128 + r.signal);
+		fail_taskf(st, "custom build script failed", "Custom build script %s failed (exit code %d)",
+		           script, code);
+		ret = code > 1 ? code : RUNNER_EXIT_SETUP_FAILED;
+		goto done;
+	}
+	json_error_t je;
+	json_t *outj = json_load_file(outfile, 0, &je);
+	const char *bin = json_string_value(json_object_get(outj, "binary"));
+	const char *ep = json_string_value(json_object_get(outj, "entry_point"));
+	const char *wd = json_string_value(json_object_get(outj, "working_dir"));
+	if (!bin || !ep || !wd || access(bin, X_OK) != 0 || !is_dir(wd)) {
+		printf("warning: custom build script gave no usable output (%s), using the standard flow\n",
+		       outj ? "binary/entry_point/working_dir missing or not found" : je.text);
+	} else {
+		char *full = ep[0] == '/' ? xstrdup(ep) : xasprintf("%s/%s", wd, ep);
+		if (!is_file(full)) {
+			printf("warning: custom build script entry point %s not found, using the standard flow\n", full);
+		} else {
+			memset(&st->py, 0, sizeof st->py);
+			st->py.python = xstrdup(bin);
+			st->have_py = 1;
+			free(st->script_dir);
+			st->script_dir = xstrdup(wd);
+			free(st->entry);
+			st->entry = xstrdup(ep);
+			ret = 1;
+		}
+		free(full);
+	}
+	json_decref(outj);
+done:
+	proc_result_free(&r);
+	rm_rf(outdir);
+	free(outdir);
+	free(outfile);
+	free(script);
+	return ret;
+}
+
 /* .ipynb entry points are converted with nbconvert first (§5.10). */
 static int
 convert_notebook(struct run_state *st)
@@ -406,11 +487,18 @@ runner_run(const struct runner_args *a, const json_t *config_root, const json_t 
 		goto out;
 	rc = RUNNER_EXIT_SETUP_FAILED;
 
+	int cb = custom_build(&st);
+	if (cb > 1) {
+		rc = cb;
+		goto out;
+	}
 	struct pyenv_request prq = {.config = config_root, .task = task, .build_dir = a->build_dir,
 	                            .repo_root = st.repo_root, .script_dir = st.script_dir,
 	                            .standalone = a->standalone};
 	flush_all();
-	if (pyenv_setup(&prq, &st.py) < 0) {
+	if (cb == 1) {
+		kind = TASK_BIN_PYTHON;
+	} else if (pyenv_setup(&prq, &st.py) < 0) {
 		st.have_py = 1;
 		rc = fail_task(&st, st.py.reason[0] ? st.py.reason : "failed setting up python environment",
 		               st.py.reason[0] ? st.py.reason : "Failed setting up the python environment");

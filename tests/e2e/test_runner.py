@@ -202,3 +202,38 @@ def test_bad_task_file(tmp_path):
     assert r.returncode == 86
     res = json.loads((tmp_path / "r.json").read_text())
     assert res["status"] == "failed"
+
+
+def test_custom_build_script(tmp_path):
+    work = tmp_path / "custom"
+    work.mkdir()
+    (work / "real.py").write_text("import sys\nprint('CUSTOM-RUN', sys.argv[0], sys.executable)\n")
+    seen = tmp_path / "seen.txt"
+    script = tmp_path / "build.sh"
+    script.write_text(f"""#!/bin/sh
+{{ echo "entry=$CLEARML_TASK_SCRIPT_ENTRY"; echo "wd=$CLEARML_TASK_WORKING_DIR"
+   echo "json=$CLEARML_CUSTOM_BUILD_TASK_CONFIG_JSON"; }} > {seen}
+printf '{{"binary": "/usr/bin/python3", "entry_point": "real.py", "working_dir": "{work}"}}' \\
+  > "$CLEARML_CUSTOM_BUILD_OUTPUT"
+""")
+    script.chmod(0o755)
+    run = run_runner(tmp_path, literal_task("raise SystemExit('standard flow ran')", id="cb1"),
+                     env={"CLEARML_AGENT_CUSTOM_BUILD_SCRIPT": str(script)})
+    assert run.rc == 0, run
+    assert "CUSTOM-RUN real.py /usr/bin/python3" in run.output
+    text = seen.read_text()
+    assert "entry=script.py" in text and '"cb1"' in text
+
+    # a failing build script: the runner exits with its code
+    script.write_text("#!/bin/sh\necho building; exit 5\n")
+    run = run_runner(tmp_path, literal_task("print('no')"), tag="f",
+                     env={"CLEARML_AGENT_CUSTOM_BUILD_SCRIPT": str(script)})
+    assert run.rc == 5, run
+    assert run.result["status"] == "failed"
+    assert "custom build script" in run.result["status_reason"]
+
+    # missing script: warning, standard flow
+    run = run_runner(tmp_path, literal_task("print('STANDARD')"), tag="m",
+                     env={"CLEARML_AGENT_CUSTOM_BUILD_SCRIPT": str(tmp_path / "nope.sh")})
+    assert run.rc == 0, run
+    assert "STANDARD" in run.output
