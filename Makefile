@@ -86,6 +86,7 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(AGENT_LIB) $(SERVER_LIB) $(TASK_
 
 deps:
 	@scripts/install-deps.sh
+	@scripts/install-python-tools.sh
 
 $(FAKE_NVML): tests/unit/fake_nvml.c
 	@mkdir -p $(dir $@)
