@@ -5,6 +5,7 @@
  * transaction that pops the head, so however many workers race each task is handed out once.
  * Storage is queue_store.c; task status restores go through task_store (server.h).
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -420,8 +421,23 @@ h_clear_queue(struct req *q, struct reply *r)
 	finish(q, r);
 }
 
+/* Claimers of this process take turns here before BEGIN IMMEDIATE: SQLite's busy handler
+ * sleeps in steps of up to 100 ms, so 20 racing agents would otherwise mostly sleep. The
+ * transaction is still what makes the pop atomic (other processes, other writers). */
+static pthread_mutex_t g_claim_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void get_next_task_locked(struct req *q, struct reply *r);
+
 static void
 h_get_next_task(struct req *q, struct reply *r)
+{
+	pthread_mutex_lock(&g_claim_lock);
+	get_next_task_locked(q, r);
+	pthread_mutex_unlock(&g_claim_lock);
+}
+
+static void
+get_next_task_locked(struct req *q, struct reply *r)
 {
 	const char *qid, *only = NULL;
 	int task_info = 0;

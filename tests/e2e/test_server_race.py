@@ -10,11 +10,13 @@ N_CLIENTS = 20
 
 def _fill_queue(server, qid, n):
     """Create n tasks and append them to qid in order; returns the ids in queue order."""
-    def create(i):
-        return server.api().call("tasks.create", name=f"race-{i:04d}", type="training")["id"]
+    def create(chunk):
+        api = server.api()
+        return [api.call("tasks.create", name=f"race-{i:04d}", type="training")["id"]
+                for i in chunk]
 
-    with ThreadPoolExecutor(8) as ex:
-        ids = list(ex.map(create, range(n)))
+    with ThreadPoolExecutor(4) as ex:
+        ids = [t for part in ex.map(create, [range(k, n, 4) for k in range(4)]) for t in part]
     api = server.api()
     for tid in ids:                       # appends are serial so the order is known
         api.call("queues.add_task", queue=qid, task=tid)
