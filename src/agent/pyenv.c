@@ -241,9 +241,23 @@ last_error_line(const char *tail, char *out, size_t outlen)
 		}
 		p = nl ? nl + 1 : p + n;
 	}
-	if (!best) {
+	/* "ERROR: Exception:" heads a traceback: its last line says what happened */
+	if (!best || (best_len > 0 && best[best_len - 1] == ':' && last && last > best)) {
 		best = last;
 		best_len = last_len;
+		/* "pip._vendor.packaging.markers.InvalidMarker: …" → "InvalidMarker: …" */
+		const char *colon = memchr(best, ':', best_len);
+		const char *dot = NULL;
+		for (const char *q = best; colon && q < colon; q++) {
+			if (*q == '.')
+				dot = q;
+			else if (!isalnum((unsigned char)*q) && *q != '_')
+				break;
+		}
+		if (dot && colon && dot < colon) {
+			best_len -= (size_t)(dot + 1 - best);
+			best = dot + 1;
+		}
 	}
 	if (!best)
 		return;
@@ -901,67 +915,46 @@ pip_pin(const json_t *config, const char *pyver, char ***lines_out)
 	return out;
 }
 
-/* Create the venv (pip or uv flavour) and put pip into it. 0 or -1 with err. */
-static int
-create_venv(struct pip_ctx *c, char *err, size_t errlen)
-{
-	const json_t *cfg = c->rq->config;
-	int sys_site = cfg_bool(cfg, "agent.package_manager.system_site_packages", 0);
-	struct argv a = {0};
-	if (c->pm == PM_UV) {
-		av_add(&a, c->uv);
-		av_add(&a, "venv");
-		av_add(&a, "--python");
-		av_add(&a, c->base->exe);
-		if (sys_site)
-			av_add(&a, "--system-site-packages");
-		av_add(&a, c->venv);
-		int rc = run_tool(a.v, NULL, c->env.v, err, errlen);
-		av_free(&a);
-		return rc;
-	}
-	/* pip: --without-pip when the interpreter's own pip can install into it (--python, 22.3+) */
-	probe_pip(c->base);
-	int outer = c->base->pip[0] && pep440_compare(c->base->pip, "22.3") >= 0;
-	av_add(&a, c->base->exe);
-	av_add(&a, "-m");
-	av_add(&a, "venv");
-	if (outer)
-		av_add(&a, "--without-pip");
-	if (sys_site)
-		av_add(&a, "--system-site-packages");
-	av_add(&a, c->venv);
-	int rc = run_tool(a.v, NULL, c->env.v, err, errlen);
-	av_free(&a);
-	if (rc != 0)
-		return -1;
+static void set_legacy_resolver(struct pip_ctx *c);
 
-	char **pin_lines = NULL;
-	char *pin = pip_pin(cfg, c->base->version, &pin_lines);
-	char have[32];
-	if (outer) {
-		/* seed pip: the bundled wheel when it satisfies the pin, else the pin from the index */
-		char *wheel = NULL;
-		char wheel_ver[32] = "";
-		if (c->base->bundled) {
-			char *pat = xasprintf("%s/pip-*.whl", c->base->bundled);
-			glob_t g;
-			if (glob(pat, 0, NULL, &g) == 0) {
-				for (size_t i = 0; i < g.gl_pathc; i++) {
-					const char *b = strrchr(g.gl_pathv[i], '/') + 1;
-					char v[32];
-					snprintf(v, sizeof v, "%.*s", (int)strcspn(b + 4, "-"), b + 4);
-					if ((!*pin || pep440_satisfies(v, pin) == 1) &&
-					    (!wheel || pep440_compare(v, wheel_ver) > 0)) {
-						free(wheel);
-						wheel = xstrdup(g.gl_pathv[i]);
-						snprintf(wheel_ver, sizeof wheel_ver, "%s", v);
-					}
-				}
-				globfree(&g);
+/* The newest pip wheel in the interpreter's bundled folder that satisfies pin ("" = any).
+ * Caller frees; NULL when none. */
+static char *
+bundled_pip_wheel(const struct pyinfo *base, const char *pin)
+{
+	if (!base->bundled)
+		return NULL;
+	char *wheel = NULL;
+	char wheel_ver[32] = "";
+	char *pat = xasprintf("%s/pip-*.whl", base->bundled);
+	glob_t g;
+	if (glob(pat, 0, NULL, &g) == 0) {
+		for (size_t i = 0; i < g.gl_pathc; i++) {
+			const char *b = strrchr(g.gl_pathv[i], '/') + 1;
+			char v[32];
+			snprintf(v, sizeof v, "%.*s", (int)strcspn(b + 4, "-"), b + 4);
+			if ((!pin || !*pin || pep440_satisfies(v, pin) == 1) &&
+			    (!wheel || pep440_compare(v, wheel_ver) > 0)) {
+				free(wheel);
+				wheel = xstrdup(g.gl_pathv[i]);
+				snprintf(wheel_ver, sizeof wheel_ver, "%s", v);
 			}
-			free(pat);
 		}
+	}
+	globfree(&g);
+	free(pat);
+	return wheel;
+}
+
+/* Put pip into a --without-pip venv with the interpreter's own pip (`pip --python`): the bundled
+ * wheel when it satisfies agent.package_manager.pip_version, else the pin from the index; when
+ * the index cannot provide it (offline), the bundled wheel anyway, with a warning. */
+static int
+seed_pip(struct pip_ctx *c, const char *pin, char **pin_lines, char *err, size_t errlen)
+{
+	char *wheel = bundled_pip_wheel(c->base, pin);
+	for (int attempt = 0; attempt < 2; attempt++) {
+		struct argv a = {0};
 		av_add(&a, c->base->exe);
 		av_add(&a, "-m");
 		av_add(&a, "pip");
@@ -986,9 +979,67 @@ create_venv(struct pip_ctx *c, char *err, size_t errlen)
 				av_add(&a, c->extra_index[i]);
 			}
 		}
-		rc = run_tool(a.v, NULL, c->env.v, err, errlen);
+		int rc = run_tool(a.v, NULL, c->env.v, err, errlen);
 		av_free(&a);
-		free(wheel);
+		if (rc == 0 || wheel) {
+			free(wheel);
+			return rc;
+		}
+		wheel = bundled_pip_wheel(c->base, NULL);
+		if (!wheel)
+			return -1;
+		say("WARNING: pip %s is not available from the index (%s); using the bundled %s",
+		    pin, err, strrchr(wheel, '/') + 1);
+	}
+	free(wheel);
+	return -1;
+}
+
+/* Create the venv (pip or uv flavour) and, when there is something to install, put pip into it.
+ * 0 or -1 with err. */
+static int
+create_venv(struct pip_ctx *c, int need_pip, char *err, size_t errlen)
+{
+	const json_t *cfg = c->rq->config;
+	int sys_site = cfg_bool(cfg, "agent.package_manager.system_site_packages", 0);
+	struct argv a = {0};
+	if (c->pm == PM_UV) {
+		av_add(&a, c->uv);
+		av_add(&a, "venv");
+		av_add(&a, "--python");
+		av_add(&a, c->base->exe);
+		if (sys_site)
+			av_add(&a, "--system-site-packages");
+		av_add(&a, c->venv);
+		int rc = run_tool(a.v, NULL, c->env.v, err, errlen);
+		av_free(&a);
+		return rc;
+	}
+	/* pip: --without-pip when the interpreter's own pip can install into it (--python, 22.3+);
+	 * an empty requirement set needs no pip at all */
+	int outer = 0;
+	if (need_pip) {
+		probe_pip(c->base);
+		outer = c->base->pip[0] && pep440_compare(c->base->pip, "22.3") >= 0;
+	}
+	av_add(&a, c->base->exe);
+	av_add(&a, "-m");
+	av_add(&a, "venv");
+	if (outer || !need_pip)
+		av_add(&a, "--without-pip");
+	if (sys_site)
+		av_add(&a, "--system-site-packages");
+	av_add(&a, c->venv);
+	int rc = run_tool(a.v, NULL, c->env.v, err, errlen);
+	av_free(&a);
+	if (rc != 0 || !need_pip)
+		return rc;
+
+	char **pin_lines = NULL;
+	char *pin = pip_pin(cfg, c->base->version, &pin_lines);
+	char have[32];
+	if (outer) {
+		rc = seed_pip(c, pin, pin_lines, err, errlen);
 	} else {
 		venv_pip_version(c->venv, have, sizeof have);
 		if (*pin && have[0] && pep440_satisfies(have, pin) != 1) {
@@ -999,7 +1050,8 @@ create_venv(struct pip_ctx *c, char *err, size_t errlen)
 			av_add(&a, "install");
 			for (size_t i = 0; pin_lines[i]; i++)
 				av_add(&a, pin_lines[i]);
-			rc = run_tool(a.v, NULL, c->env.v, err, errlen);
+			if (run_tool(a.v, NULL, c->env.v, err, errlen) != 0)
+				say("WARNING: could not install %s (%s); keeping pip %s", pin, err, have);
 			av_free(&a);
 		}
 	}
@@ -1007,12 +1059,7 @@ create_venv(struct pip_ctx *c, char *err, size_t errlen)
 	strv_free(pin_lines);
 	if (rc != 0)
 		return -1;
-	venv_pip_version(c->venv, have, sizeof have);
-	char **legacy = cfg_strv(cfg, "agent.package_manager.pip_legacy_resolver");
-	for (size_t i = 0; have[0] && legacy[i]; i++)
-		if (pep440_satisfies(have, legacy[i]) == 1)
-			c->legacy_resolver = 1;
-	strv_free(legacy);
+	set_legacy_resolver(c);
 	return 0;
 }
 
@@ -1088,6 +1135,13 @@ freeze(struct pip_ctx *c)
 		av_add(&a, "--python");
 		av_add(&a, c->vpy);
 	} else {
+		char have[32] = "x";
+		if (c->venv && strcmp(c->vpy, c->base->exe) != 0)
+			venv_pip_version(c->venv, have, sizeof have);
+		if (!have[0]) {
+			av_free(&a);
+			return json_pack("{s:[]}", "pip"); /* an empty venv: nothing to freeze */
+		}
 		av_add(&a, c->vpy);
 		av_add(&a, "-m");
 		av_add(&a, "pip");
@@ -1760,7 +1814,7 @@ pyenv_setup(const struct pyenv_request *rq, struct pyenv_result *rs)
 		goto out;
 	}
 
-	if (create_venv(&c, err, sizeof err) != 0) {
+	if (create_venv(&c, tr.list.n > 0, err, sizeof err) != 0) {
 		set_reason(rs, "creating the virtual environment failed: %s", err);
 		free(croot);
 		goto out;
