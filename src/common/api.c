@@ -713,10 +713,12 @@ http_exchange(struct api_session *sess, const struct request *rq,
 
 /* ------------------------------------------------------------------ retries */
 
+/* 503 is retried only while we wait on maintenance; without that it is the server's answer. */
 static int
-status_retryable(long status)
+status_retryable(const struct api_session *sess, long status)
 {
-	return status == 429 || status == 502 || status == 503 || status == 509;
+	return status == 429 || status == 502 || status == 509 ||
+	       (status == 503 && sess->s.wait_on_maintenance_forever);
 }
 
 /* Sleep ms in slices of API_POLL_MS; returns -1 when cancel or the deadline stops it. */
@@ -779,7 +781,7 @@ perform(struct api_session *sess, const struct request *rq, const struct api_cal
 			     attempt, last_cause);
 		}
 		int retry;
-		if (res->status > 0 && !status_retryable(res->status)) {
+		if (res->status > 0 && !status_retryable(sess, res->status)) {
 			sess->fail_streak = 0;
 			sess->maintenance_logged = 0;
 			return 0;
@@ -802,9 +804,9 @@ perform(struct api_session *sess, const struct request *rq, const struct api_cal
 			         sess->host_shown);
 			sess->maintenance_logged = 1;
 		}
-		/* The maintenance wait is not bounded by max_attempts: the server is there and
-		 * told us to wait; only the deadline or cancel end it. */
-		if (max_attempts > 0 && attempt >= max_attempts && !in_maintenance) {
+		/* max_attempts (the fail-fast first login) bounds maintenance waits too: the
+		 * caller owns the retry loop then and says what it waits for. */
+		if (max_attempts > 0 && attempt >= max_attempts) {
 			if (res->status > 0)
 				return 0; /* hand the last reply to the envelope parser */
 			return -1;
@@ -956,7 +958,14 @@ ensure_token(struct api_session *sess, const struct api_call_opts *opts, struct 
 	if (sess->token) {
 		if (sess->claims.exp == 0)
 			return 0;
-		if ((int64_t)sess->claims.exp - (int64_t)now_sec() - sess->s.token_threshold_sec > 0)
+		/* Upstream refreshes once fewer than threshold (12 h) seconds are left, which means
+		 * before every call when the server hands out shorter tokens. We cap the threshold at
+		 * half the token's lifetime, so a 1 h token is refreshed every 30 min instead. */
+		int64_t threshold = sess->s.token_threshold_sec;
+		if (sess->claims.iat > 0 && sess->claims.exp > sess->claims.iat &&
+		    (sess->claims.exp - sess->claims.iat) / 2 < threshold)
+			threshold = (sess->claims.exp - sess->claims.iat) / 2;
+		if (sess->claims.exp - (int64_t)now_sec() - threshold > 0)
 			return 0;
 		log_debug("api: token expires soon, logging in again");
 	}

@@ -38,6 +38,7 @@ struct api_claims {
 	int service_account_type;
 	int64_t exp;             /* epoch seconds; 0 = never expires */
 	char tenant[128];        /* enterprise "tenant" claim (owner-token impersonation) */
+	int64_t iat;             /* issued at, epoch seconds; 0 = absent */
 };
 
 struct api_settings {

@@ -176,6 +176,11 @@ api_parse_jwt_claims(const char *token, struct api_claims *c)
 	if (json_is_integer(sat))
 		c->service_account_type = (int)json_integer_value(sat);
 
+	const json_t *iat = json_object_get(claims, "iat");
+	if (json_is_integer(iat))
+		c->iat = (int64_t)json_integer_value(iat);
+	else if (json_is_real(iat))
+		c->iat = (int64_t)json_real_value(iat);
 	const json_t *exp = json_object_get(claims, "exp");
 	if (json_is_integer(exp))
 		c->exp = (int64_t)json_integer_value(exp);

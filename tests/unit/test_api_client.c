@@ -410,6 +410,7 @@ test_call_logs_in_lazily(void **state)
 	assert_int_equal(nreq(r), 3);
 	assert_true(req_line_is(r, 0, "GET", "/auth.login"));
 	assert_true(req_line_is(r, 2, "GET", "/v2.5/tasks.get_by_id"));
+	assert_int_equal(r->nconns, 1); /* keep-alive: one connection for all three */
 	api_session_free(sess);
 	responder_stop(r);
 }
@@ -783,6 +784,69 @@ test_token_refresh_before_expiry(void **state)
 }
 
 static void
+test_short_token_refreshed_at_half_life(void **state)
+{
+	(void)state;
+	/* A 1 h token is good for 30 min: no login before each call (upstream would, since 1 h is
+	 * under the 12 h threshold). */
+	char claims[256];
+	long long now = (long long)now_sec();
+	snprintf(claims, sizeof claims, "{\"iat\":%lld,\"exp\":%lld}", now - 100, now + 3500);
+	char *hour = login_reply(claims);
+	struct canned script[] = { { 200, hour, 0, 0, NULL }, { 200, OK_X, 0, 0, NULL },
+		                   { 200, OK_X, 0, 0, NULL } };
+	struct responder *r = responder_start(script, 3);
+	struct api_session *sess = session_for(r, NULL);
+	struct api_error err;
+	assert_int_equal(call_x(sess, &err), 0);
+	assert_int_equal(call_x(sess, &err), 0);
+	assert_int_equal(nreq(r), 3);
+	assert_true(req_line_is(r, 2, "GET", "/v2.5/tasks.get_by_id"));
+	free(hour);
+	api_session_free(sess);
+	responder_stop(r);
+}
+
+static void
+no_maintenance_wait(struct api_settings *s)
+{
+	s->wait_on_maintenance_forever = 0;
+}
+
+static void
+test_503_is_an_answer_without_maintenance_wait(void **state)
+{
+	(void)state;
+	struct canned script[] = { { 200, g_login, 0, 0, NULL }, { 503, ERR503, 0, 0, NULL },
+		                   { 200, OK_X, 0, 0, NULL } };
+	struct responder *r = responder_start(script, 3);
+	struct api_session *sess = session_for(r, no_maintenance_wait);
+	struct api_error err;
+	assert_int_equal(call_x(sess, &err), -1);
+	assert_int_equal(err.http_status, 503);
+	assert_int_equal(err.code, 503);
+	assert_int_equal(nreq(r), 2);
+	api_session_free(sess);
+	responder_stop(r);
+}
+
+static void
+test_first_login_bounded_in_maintenance(void **state)
+{
+	(void)state;
+	struct canned script[] = { { 503, ERR503, 0, 0, NULL } };
+	struct responder *r = responder_start(script, 1);
+	r->fallback = (struct canned){ 503, ERR503, 0, 0, NULL };
+	struct api_session *sess = session_for(r, NULL);
+	struct api_error err;
+	assert_int_equal(api_login(sess, &err), -1);
+	assert_int_equal(err.http_status, 503); /* a transient failure the caller may retry */
+	assert_int_equal(nreq(r), 3);
+	api_session_free(sess);
+	responder_stop(r);
+}
+
+static void
 with_auth_token(struct api_settings *s)
 {
 	free(s->access_key);
@@ -881,6 +945,9 @@ main(void)
 		cmocka_unit_test(test_deadline_honoured),
 		cmocka_unit_test(test_cancel_honoured),
 		cmocka_unit_test(test_token_refresh_before_expiry),
+		cmocka_unit_test(test_short_token_refreshed_at_half_life),
+		cmocka_unit_test(test_503_is_an_answer_without_maintenance_wait),
+		cmocka_unit_test(test_first_login_bounded_in_maintenance),
 		cmocka_unit_test(test_auth_token_bearer_login),
 		cmocka_unit_test(test_force_max_api_version),
 		cmocka_unit_test(test_login_without_token_is_misconfigured),
