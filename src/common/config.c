@@ -536,10 +536,47 @@ config_free(struct config *cfg)
 #define MASK "****"
 #define URL_MASK "********"
 
+/* The sanitize rules are regexes, but nearly all are literals or ^literal$; those are matched
+ * with plain string compares (regexec per key per rule would dominate `clearml-agent config`). */
+struct rx {
+	regex_t re;
+	char *lit;      /* non-NULL: a literal pattern */
+	int at_start;   /* ^ */
+	int at_end;     /* $ */
+};
+
 struct rx_list {
-	regex_t rx[32];
+	struct rx rx[32];
 	int n;
 };
+
+static int
+rx_add(struct rx_list *l, const char *pat)
+{
+	struct rx *r = &l->rx[l->n];
+	memset(r, 0, sizeof *r);
+	size_t n = strlen(pat);
+	const char *b = pat;
+	if (*b == '^') {
+		r->at_start = 1;
+		b++;
+		n--;
+	}
+	if (n > 0 && b[n - 1] == '$' && (n < 2 || b[n - 2] != '\\')) {
+		r->at_end = 1;
+		n--;
+	}
+	if (strcspn(b, ".[]()*+?{}|\\^$") >= n) {
+		r->lit = xstrndup(b, n);
+		l->n++;
+		return 0;
+	}
+	r->at_start = r->at_end = 0;
+	if (regcomp(&r->re, pat, REG_EXTENDED) != 0)
+		return -1;
+	l->n++;
+	return 0;
+}
 
 static void
 rx_compile(struct rx_list *l, const json_t *sanitize, const char *key, const char *const *dflt)
@@ -552,25 +589,47 @@ rx_compile(struct rx_list *l, const json_t *sanitize, const char *key, const cha
 		json_array_foreach(list, i, v) {
 			if (!json_is_string(v) || l->n >= (int)ARRAY_LEN(l->rx))
 				continue;
-			if (regcomp(&l->rx[l->n], json_string_value(v), REG_EXTENDED) == 0)
-				l->n++;
-			else
+			if (rx_add(l, json_string_value(v)) < 0)
 				log_warn("sanitize_config_printout.%s: cannot compile \"%s\"", key,
 				         json_string_value(v));
 		}
 		return;
 	}
 	for (; *dflt && l->n < (int)ARRAY_LEN(l->rx); dflt++)
-		if (regcomp(&l->rx[l->n], *dflt, REG_EXTENDED) == 0)
-			l->n++;
+		rx_add(l, *dflt);
 }
 
 static void
 rx_free(struct rx_list *l)
 {
-	for (int i = 0; i < l->n; i++)
-		regfree(&l->rx[i]);
+	for (int i = 0; i < l->n; i++) {
+		if (l->rx[i].lit)
+			free(l->rx[i].lit);
+		else
+			regfree(&l->rx[i].re);
+	}
 	l->n = 0;
+}
+
+/* Where does rule r match s? -1 when it does not; else the offset of the leftmost match. */
+static long
+rx_find(const struct rx *r, const char *s)
+{
+	if (r->lit) {
+		size_t ls = strlen(s), ll = strlen(r->lit);
+		if (r->at_start && r->at_end)
+			return strcmp(s, r->lit) == 0 ? 0 : -1;
+		if (r->at_start)
+			return strncmp(s, r->lit, ll) == 0 ? 0 : -1;
+		if (r->at_end)
+			return ls >= ll && strcmp(s + ls - ll, r->lit) == 0 ? (long)(ls - ll) : -1;
+		const char *f = strstr(s, r->lit);
+		return f ? (long)(f - s) : -1;
+	}
+	regmatch_t m;
+	if (regexec(&r->re, s, 1, &m, 0) != 0)
+		return -1;
+	return (long)m.rm_so;
 }
 
 /* Python re.search */
@@ -578,7 +637,7 @@ static int
 rx_search(const struct rx_list *l, const char *s)
 {
 	for (int i = 0; i < l->n; i++)
-		if (regexec(&l->rx[i], s, 0, NULL, 0) == 0)
+		if (rx_find(&l->rx[i], s) >= 0)
 			return 1;
 	return 0;
 }
@@ -587,11 +646,9 @@ rx_search(const struct rx_list *l, const char *s)
 static int
 rx_match(const struct rx_list *l, const char *s)
 {
-	for (int i = 0; i < l->n; i++) {
-		regmatch_t m;
-		if (regexec(&l->rx[i], s, 1, &m, 0) == 0 && m.rm_so == 0)
+	for (int i = 0; i < l->n; i++)
+		if (rx_find(&l->rx[i], s) == 0)
 			return 1;
-	}
 	return 0;
 }
 

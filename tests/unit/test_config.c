@@ -508,6 +508,20 @@ test_masking(void **state)
 	assert_non_null(strstr(p, "agent.mykey = ****\n"));
 	assert_non_null(strstr(p, "agent.keep_secret = shown"));
 	free(p);
+	/* real regexes, and literal rules with one anchor */
+	p = props_of("agent { my_api_key: a, mykey: b, xmy_key: c, tail_pw: d, pw_head: e, "
+	             "idx_url: \"https://u:p@h/\", dargs: [\"-e\", \"CLEARML_API_SECRET_KEY=s\"], "
+	             "hide_docker_command_env_vars.enabled: true }\n",
+	             "hide_secrets: [\"^my.*key$\", \"_pw$\", \"^pw_\"]\nurls: [\"(idx|x)_url\"]\n"
+	             "docker_commands: [\"^d(a|b)rgs\"]\n");
+	assert_non_null(strstr(p, "agent.my_api_key = ****\n"));
+	assert_non_null(strstr(p, "agent.mykey = ****\n"));
+	assert_non_null(strstr(p, "agent.xmy_key = c\n"));
+	assert_non_null(strstr(p, "agent.tail_pw = ****\n"));
+	assert_non_null(strstr(p, "agent.pw_head = ****\n"));
+	assert_non_null(strstr(p, "agent.idx_url = https://u:********@h/\n"));
+	assert_non_null(strstr(p, "agent.dargs.1 = CLEARML_API_SECRET_KEY\\=********\n"));
+	free(p);
 	/* case-sensitive, as upstream's re.compile without flags */
 	p = props_of("agent { GIT_PASS: upper }\n", NULL);
 	assert_non_null(strstr(p, "agent.GIT_PASS = upper"));
