@@ -745,8 +745,11 @@ ship(struct slot *s, int flush)
 		struct api_call_opts o = call_opts(s, NULL, SHIP_DEADLINE_MS);
 		struct api_error e;
 		json_t *data = NULL;
+		int64_t t0 = mono_ms();
 		int rc = api_call_batch(s->ctx->api, "events.add_batch", s->pkt.data, s->pkt.len, &o, &data,
 		                        &e);
+		log_debug("task %s: %zu log events (%zu bytes) sent in %lld ms: %s", s->task_id,
+		          s->pending.events, s->pkt.len, (long long)(mono_ms() - t0), rc == 0 ? "ok" : e.msg);
 		if (rc < 0 && e.http_status >= 400 && e.http_status < 500 && e.http_status != 408 &&
 		    e.http_status != 429) {
 			/* The server answered and refused (task deleted, published...): re-sending the same

@@ -1,4 +1,6 @@
 """Exit code → final task status with the exact upstream strings (spec §4.7)."""
+import socket
+
 from agent_helper import (AgentProcess, FAST_POLL, create_queue, create_script_task, enqueue,
                           supervisor_env, log_lines, wait_status)
 
@@ -33,6 +35,11 @@ def test_exit_codes_map_to_status(server, api, tmp_path):
             assert final.get("status_reason") == reason, (name, final)
             assert final.get("status_message", "").startswith("Changed by clearml-agent "), final
             assert line in log_lines(api, ids[name], "INFO"), (name, log_lines(api, ids[name]))
+            # §4.3: the agent's host name is written to the task's runtime
+            assert final.get("runtime", {}).get("_exec_agent_hostname") == socket.gethostname()
+            # §4.3/§11: the pulled line comes first, as INFO
+            first = log_lines(api, ids[name])[0]
+            assert first.startswith(f"task {ids[name]} pulled from {q} by worker "), first
     finally:
         a.stop()
     # an interrupted task is never completed
