@@ -26,6 +26,9 @@ def test_exit_codes_map_to_status(server, api, tmp_path):
     for name, (script, *_rest) in CASES.items():
         ids[name] = create_script_task(api, script, name=name)
         enqueue(api, ids[name], queue=q)
+    # a runner setup failure (no such interpreter): failed with the runner's own reason
+    setup = create_script_task(api, "print('never')\n", name="setup", binary_="python3.99")
+    enqueue(api, setup, queue=q)
     a = AgentProcess(server, tmp_path, ["--polling-interval", FAST_POLL, "--queue", "exits"],
                      env=supervisor_env(tmp_path))
     try:
@@ -40,6 +43,11 @@ def test_exit_codes_map_to_status(server, api, tmp_path):
             # §4.3/§11: the pulled line comes first, as INFO
             first = log_lines(api, ids[name])[0]
             assert first.startswith(f"task {ids[name]} pulled from {q} by worker "), first
+        final = wait_status(api, setup, timeout=120)
+        assert final["status"] == "failed", final
+        assert "3.99" in final.get("status_reason", ""), final
+        assert "exit code" not in final.get("status_reason", ""), final
+        assert "never" not in log_lines(api, setup)
     finally:
         a.stop()
     # an interrupted task is never completed
