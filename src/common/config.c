@@ -436,14 +436,20 @@ config_load(struct config *cfg, const char *explicit_file, char *err, size_t err
 	json_t *root = load_defaults(err, errlen);
 	if (root == NULL)
 		return -1;
+	/* the environment name picks a CLEARML_CONFIG_PATH sub-folder: only the known names */
 	const char *envname = env_get("TRAINS_ENV") ? env_get("TRAINS_ENV") : "default";
+	if (strcmp(envname, "default") != 0 && strcmp(envname, "demo") != 0 &&
+	    strcmp(envname, "local") != 0) {
+		log_warn("ignoring TRAINS_ENV=%s: not one of default, demo, local", envname);
+		envname = "default";
+	}
 
 	/* 2. CLEARML_CONFIG_PATH: <dir>/<env>/ read recursively */
 	static const char *const path_vars[] = {"CLEARML_CONFIG_PATH", "TRAINS_CONFIG_PATH", NULL};
 	const char *cpath = first_env(path_vars);
 	if (cpath) {
 		char *d = path_expand(cpath);
-		char *sub = xasprintf("%s/%s", d, strcmp(envname, "default") ? "default" : envname);
+		char *sub = xasprintf("%s/default", d);
 		int nfiles = 0;
 		int r = load_dir_into(root, sub, "", 0, &nfiles, err, errlen);
 		if (r == 0 && strcmp(envname, "default") != 0) {

@@ -324,6 +324,20 @@ test_config_path_dir(void **state)
 	/* defaults of the same section survive the directory layer */
 	assert_int_equal(cfg_int(c.root, "agent.venvs_cache.max_entries", 0), 10);
 	config_free(&c);
+
+	/* TRAINS_ENV adds its own sub-folder on top of default/; unknown names are refused */
+	char *d = put_file(f, "confdir/demo/agent.conf", "git_user: fromdemo\n");
+	setenv("TRAINS_ENV", "demo", 1);
+	load_ok(&c, NULL);
+	assert_string_equal(cfg_str(c.root, "agent.git_user", ""), "fromdemo");
+	assert_string_equal(cfg_str(c.root, "env", ""), "demo");
+	config_free(&c);
+	setenv("TRAINS_ENV", "../../etc", 1);
+	load_ok(&c, NULL);
+	assert_string_equal(cfg_str(c.root, "agent.git_user", ""), "fromdir");
+	assert_string_equal(cfg_str(c.root, "env", ""), "default");
+	config_free(&c);
+	free(d);
 	free(a);
 	free(b);
 	free(cl);
