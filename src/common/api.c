@@ -383,7 +383,15 @@ api_session_new(const struct api_settings *s)
 	sess->s.auth_token = dup_or_null(s->auth_token);
 	sess->s.default_method = xstrdup(s->default_method && *s->default_method ? s->default_method
 	                                                                         : "GET");
-	sess->s.worker_header = xstrdup(s->worker_header ? s->worker_header : "");
+	if (s->worker_header && *s->worker_header) {
+		sess->s.worker_header = xstrdup(s->worker_header);
+	} else {
+		char hostname[256] = "";
+		if (gethostname(hostname, sizeof hostname - 1) != 0 || !hostname[0])
+			snprintf(hostname, sizeof hostname, "localhost");
+		hostname[sizeof hostname - 1] = '\0';
+		sess->s.worker_header = xstrdup(hostname);
+	}
 	header_safe(sess->s.worker_header);
 	if (sess->s.backoff_max <= 0)
 		sess->s.backoff_max = 120.0;

@@ -12,6 +12,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
@@ -846,6 +847,99 @@ test_first_login_bounded_in_maintenance(void **state)
 	responder_stop(r);
 }
 
+/* Run fn with stderr captured into a file; returns what was written (caller frees). */
+static char *
+capture_stderr(void (*fn)(void *), void *arg)
+{
+	char path[] = "/tmp/test_api_client_XXXXXX";
+	int fd = mkostemp(path, O_CLOEXEC);
+	assert_true(fd >= 0);
+	unlink(path);
+	fflush(stderr);
+	int saved = dup(2);
+	assert_true(saved >= 0);
+	dup2(fd, 2);
+	fn(arg);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	off_t n = lseek(fd, 0, SEEK_END);
+	char *out = xcalloc(1, (size_t)n + 1);
+	assert_int_equal(pread(fd, out, (size_t)n, 0), n);
+	close(fd);
+	return out;
+}
+
+static int
+count_of(const char *hay, const char *needle)
+{
+	int n = 0;
+	for (const char *p = hay; (p = strstr(p, needle)) != NULL; p += strlen(needle))
+		n++;
+	return n;
+}
+
+static void
+calls_for_warnings(void *arg)
+{
+	struct api_session *sess = arg;
+	struct api_error err;
+	assert_int_equal(call_x(sess, &err), 0); /* two 502s: quiet */
+	assert_int_equal(call_x(sess, &err), 0); /* four 502s: warned from the third on */
+	assert_int_equal(call_x(sess, &err), 0); /* three 503s: one maintenance line */
+}
+
+static void
+test_retry_warnings_after_three_failures(void **state)
+{
+	(void)state;
+	struct canned script[] = {
+		{ 200, g_login, 0, 0, NULL }, { 502, "", 0, 0, NULL },     { 502, "", 0, 0, NULL },
+		{ 200, OK_X, 0, 0, NULL },    { 502, "", 0, 0, NULL },     { 502, "", 0, 0, NULL },
+		{ 502, "", 0, 0, NULL },      { 502, "", 0, 0, NULL },     { 200, OK_X, 0, 0, NULL },
+		{ 503, ERR503, 0, 0, NULL },  { 503, ERR503, 0, 0, NULL }, { 503, ERR503, 0, 0, NULL },
+		{ 200, OK_X, 0, 0, NULL },
+	};
+	struct responder *r = responder_start(script, 13);
+	struct api_session *sess = session_for(r, NULL);
+	log_set_level(LOG_WARN);
+	char *err = capture_stderr(calls_for_warnings, sess);
+	log_set_level(LOG_ERROR);
+	assert_int_equal(nreq(r), 13);
+	assert_int_equal(count_of(err, "retrying"), 2);    /* attempts 4 and 5 of the second call */
+	assert_non_null(strstr(err, "HTTP 502"));
+	assert_non_null(strstr(err, "/v2.5/tasks.get_by_id"));
+	assert_int_equal(count_of(err, "undergoing maintenance"), 1);
+	assert_null(strstr(err, api_token(sess)));
+	assert_null(strstr(err, "SSECRET"));
+	free(err);
+	api_session_free(sess);
+	responder_stop(r);
+}
+
+static void
+no_worker_header(struct api_settings *s)
+{
+	free(s->worker_header);
+	s->worker_header = NULL;
+}
+
+static void
+test_worker_header_defaults_to_hostname(void **state)
+{
+	(void)state;
+	struct canned script[] = { { 200, g_login, 0, 0, NULL } };
+	struct responder *r = responder_start(script, 1);
+	struct api_session *sess = session_for(r, no_worker_header);
+	struct api_error err;
+	assert_int_equal(api_login(sess, &err), 0);
+	char host[256] = "";
+	gethostname(host, sizeof host - 1);
+	assert_string_equal(req_header(r, 0, "X-ClearML-Worker"), host);
+	api_session_free(sess);
+	responder_stop(r);
+}
+
 static void
 with_auth_token(struct api_settings *s)
 {
@@ -948,6 +1042,8 @@ main(void)
 		cmocka_unit_test(test_short_token_refreshed_at_half_life),
 		cmocka_unit_test(test_503_is_an_answer_without_maintenance_wait),
 		cmocka_unit_test(test_first_login_bounded_in_maintenance),
+		cmocka_unit_test(test_retry_warnings_after_three_failures),
+		cmocka_unit_test(test_worker_header_defaults_to_hostname),
 		cmocka_unit_test(test_auth_token_bearer_login),
 		cmocka_unit_test(test_force_max_api_version),
 		cmocka_unit_test(test_login_without_token_is_misconfigured),
