@@ -877,7 +877,7 @@ do_login(struct api_session *sess, const struct api_call_opts *opts, struct api_
 		auth = xasprintf("Authorization: Bearer %s", bearer);
 	} else if (sess->s.access_key && *sess->s.access_key && sess->s.secret_key) {
 		char *pair = xasprintf("%s:%s", sess->s.access_key, sess->s.secret_key);
-		char *b64 = b64_encode(pair, strlen(pair));
+		char *b64 = api_b64_encode(pair, strlen(pair));
 		auth = xasprintf("Authorization: Basic %s", b64);
 		explicit_bzero(pair, strlen(pair));
 		explicit_bzero(b64, strlen(b64));

@@ -17,7 +17,7 @@ static const char b64_alphabet[] =
 	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 char *
-b64_encode(const void *data, size_t len)
+api_b64_encode(const void *data, size_t len)
 {
 	const unsigned char *p = data;
 	size_t out_len = 4 * ((len + 2) / 3);
@@ -61,7 +61,7 @@ b64_value(unsigned char c)
 }
 
 unsigned char *
-b64_decode(const char *text, size_t len, size_t *out_len)
+api_b64_decode(const char *text, size_t len, size_t *out_len)
 {
 	/* Padding is optional (base64url in JWTs has none), but when present it must be at the end
 	 * and make the length a multiple of four. */
@@ -117,7 +117,7 @@ static json_t *
 decode_segment(const char *seg, size_t len)
 {
 	size_t n = 0;
-	unsigned char *raw = b64_decode(seg, len, &n);
+	unsigned char *raw = api_b64_decode(seg, len, &n);
 	if (!raw)
 		return NULL;
 	json_t *j = json_loadb((const char *)raw, n, 0, NULL);

@@ -9,9 +9,9 @@
 #include <stddef.h>
 
 /* Standard base64 with '=' padding. Caller frees. */
-char *b64_encode(const void *data, size_t len);
+char *api_b64_encode(const void *data, size_t len);
 /* Decode base64 or base64url, padding optional, no whitespace. Returns a NUL-terminated buffer
  * (caller frees) with *out_len set, or NULL when the text is not valid base64. */
-unsigned char *b64_decode(const char *text, size_t len, size_t *out_len);
+unsigned char *api_b64_decode(const char *text, size_t len, size_t *out_len);
 
 #endif

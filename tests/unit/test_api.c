@@ -123,7 +123,7 @@ test_envelope_missing_meta(void **state)
 static char *
 b64url(const char *s)
 {
-	char *b = b64_encode(s, strlen(s));
+	char *b = api_b64_encode(s, strlen(s));
 	size_t o = 0;
 	for (size_t i = 0; b[i]; i++) {
 		if (b[i] == '=')
@@ -244,7 +244,7 @@ test_jwt_padding(void **state)
 	for (int i = 0; i < 3; i++) {
 		char *h = b64url("{}");
 		char *p = b64url(claims[i]);
-		char *padded = b64_encode(claims[i], strlen(claims[i]));
+		char *padded = api_b64_encode(claims[i], strlen(claims[i]));
 		for (char *q = padded; *q; q++)
 			*q = *q == '+' ? '-' : *q == '/' ? '_' : *q;
 		struct api_claims c;
@@ -266,35 +266,35 @@ static void
 test_base64(void **state)
 {
 	(void)state;
-	char *e = b64_encode("AKEY:SSECRET", 12);
+	char *e = api_b64_encode("AKEY:SSECRET", 12);
 	assert_string_equal(e, "QUtFWTpTU0VDUkVU");
 	free(e);
-	e = b64_encode("ab", 2);
+	e = api_b64_encode("ab", 2);
 	assert_string_equal(e, "YWI=");
 	free(e);
-	e = b64_encode("a", 1);
+	e = api_b64_encode("a", 1);
 	assert_string_equal(e, "YQ==");
 	free(e);
-	e = b64_encode("", 0);
+	e = api_b64_encode("", 0);
 	assert_string_equal(e, "");
 	free(e);
 	size_t n;
-	unsigned char *d = b64_decode("YWI", 3, &n);
+	unsigned char *d = api_b64_decode("YWI", 3, &n);
 	assert_non_null(d);
 	assert_int_equal(n, 2);
 	assert_memory_equal(d, "ab", 2);
 	free(d);
-	d = b64_decode("-_8", 3, &n); /* url alphabet: 0xfb 0xff */
+	d = api_b64_decode("-_8", 3, &n); /* url alphabet: 0xfb 0xff */
 	assert_non_null(d);
 	assert_int_equal(n, 2);
 	assert_int_equal(d[0], 0xfb);
 	assert_int_equal(d[1], 0xff);
 	free(d);
-	assert_null(b64_decode("Y", 1, &n));       /* impossible length */
-	assert_null(b64_decode("YW=I", 4, &n));    /* padding in the middle */
-	assert_null(b64_decode("YWJ=", 4, &n));    /* "ab" with non-zero spare bits */
-	assert_null(b64_decode("YR==", 4, &n));    /* non-zero trailing bits */
-	assert_null(b64_decode("YQ===", 5, &n));   /* too much padding */
+	assert_null(api_b64_decode("Y", 1, &n));       /* impossible length */
+	assert_null(api_b64_decode("YW=I", 4, &n));    /* padding in the middle */
+	assert_null(api_b64_decode("YWJ=", 4, &n));    /* "ab" with non-zero spare bits */
+	assert_null(api_b64_decode("YR==", 4, &n));    /* non-zero trailing bits */
+	assert_null(api_b64_decode("YQ===", 5, &n));   /* too much padding */
 }
 
 static void

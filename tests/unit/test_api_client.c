@@ -278,7 +278,7 @@ req_line_is(struct responder *r, int i, const char *method, const char *path)
 static char *
 b64url(const char *s)
 {
-	char *b = b64_encode(s, strlen(s));
+	char *b = api_b64_encode(s, strlen(s));
 	size_t o = 0;
 	for (size_t i = 0; b[i]; i++) {
 		if (b[i] == '=')
