@@ -1,7 +1,7 @@
 /*
- * config_defaults — the built-in configuration layer (spec §2.3–2.5): what the Python agent ships
- * as backend_api/config/default/{api,agent,sdk,logging}.conf, as HOCON text compiled into every
- * program and parsed at load. Values and key order follow clearml-agent 1.9.2; comments are left
+ * config_defaults — the built-in configuration layer (spec §2.3–2.5): what the Python agent
+ * ships as backend_api/config/default/{api,agent,sdk,logging}.conf, as HOCON text compiled into
+ * every program and parsed at load. Values and key order follow clearml-agent 1.9.2; comments are left
  * out so that parsing them costs little (`clearml-agent config` must stay in the millisecond
  * range). Keys the code reads with a code-side default (spec "(code)") are not listed here: the
  * reader supplies that default, exactly as upstream does.
@@ -56,18 +56,26 @@ static const char agent_conf[] =
 	"default_docker {\n"
 	"  image: \"nvidia/cuda:11.0.3-cudnn8-runtime-ubuntu20.04\"\n"
 	"  match_rules: [\n"
-	"    { image: \"python:3.6-bullseye\", arguments: \"--ipc=host\", match { script { binary: \"python3.6$\" } } }\n"
-	"    { image: \"python:3.7-bullseye\", arguments: \"--ipc=host\", match { script { binary: \"python3.7$\" } } }\n"
-	"    { image: \"python:3.8-bullseye\", arguments: \"--ipc=host\", match { script { binary: \"python3.8$\" } } }\n"
-	"    { image: \"python:3.9-bullseye\", arguments: \"--ipc=host\", match { script { binary: \"python3.9$\" } } }\n"
-	"    { image: \"python:3.10-bullseye\", arguments: \"--ipc=host\", match { script { binary: \"python3.10$\" } } }\n"
-	"    { image: \"python:3.11-bullseye\", arguments: \"--ipc=host\", match { script { binary: \"python3.11$\" } } }\n"
-	"    { image: \"python:3.12-bullseye\", arguments: \"--ipc=host\", match { script { binary: \"python3.12$\" } } }\n"
+	"    { image: \"python:3.6-bullseye\", arguments: \"--ipc=host\",\n"
+	"      match { script { binary: \"python3.6$\" } } }\n"
+	"    { image: \"python:3.7-bullseye\", arguments: \"--ipc=host\",\n"
+	"      match { script { binary: \"python3.7$\" } } }\n"
+	"    { image: \"python:3.8-bullseye\", arguments: \"--ipc=host\",\n"
+	"      match { script { binary: \"python3.8$\" } } }\n"
+	"    { image: \"python:3.9-bullseye\", arguments: \"--ipc=host\",\n"
+	"      match { script { binary: \"python3.9$\" } } }\n"
+	"    { image: \"python:3.10-bullseye\", arguments: \"--ipc=host\",\n"
+	"      match { script { binary: \"python3.10$\" } } }\n"
+	"    { image: \"python:3.11-bullseye\", arguments: \"--ipc=host\",\n"
+	"      match { script { binary: \"python3.11$\" } } }\n"
+	"    { image: \"python:3.12-bullseye\", arguments: \"--ipc=host\",\n"
+	"      match { script { binary: \"python3.12$\" } } }\n"
 	"  ]\n"
 	"}\n"
 	"enable_task_env: false\n"
 	"sanitize_config_printout {\n"
-	"  hide_secrets: [\"^sanitize_config_printout$\", \"secret\", \"pass\", \"token\", \"account_key\", \"contents\"]\n"
+	"  hide_secrets: [\"^sanitize_config_printout$\", \"secret\", \"pass\", \"token\",\n"
+	"                 \"account_key\", \"contents\"]\n"
 	"  hide_secrets_recursive: [\"^environment$\"]\n"
 	"  dont_hide_secrets: [\"^enable_git_ask_pass$\"]\n"
 	"  docker_commands: [\"^extra_docker_arguments$\"]\n"
