@@ -3,8 +3,8 @@
  * ships as backend_api/config/default/{api,agent,sdk,logging}.conf, as HOCON text compiled into
  * every program and parsed at load. Values and key order follow clearml-agent 1.9.2; comments
  * are left out so that parsing them costs little (`clearml-agent config` must stay in the
- * millisecond range). Keys the code reads with a code-side default (spec "(code)") are not listed here: the
- * reader supplies that default, exactly as upstream does.
+ * millisecond range). Keys the code reads with a code-side default (spec "(code)") are not
+ * listed here: the reader supplies that default, exactly as upstream does.
  */
 #include <stddef.h>
 
