@@ -167,12 +167,16 @@ queue_ids_json(const struct daemon *d)
 	return a;
 }
 
-/* Find a queue by name: the server matches the escaped name anywhere; we keep the exact
- * case-insensitive match (an exact case-sensitive one wins). 1 found, 0 not, -1 error. */
+/* Find a queue by name: the server matches the escaped name anywhere (case-insensitively, by the
+ * (?i) prefix); we keep the exact case-insensitive match (an exact case-sensitive one wins).
+ * 1 found, 0 not, -1 error. */
 static int
 queue_lookup(struct daemon *d, const char *name, char **id_out, char **name_out)
 {
-	char *rx = agent_re_escape(name);
+	/* (?i): the server's pattern match is case-sensitive; we want every case variant back */
+	char *esc = agent_re_escape(name);
+	char *rx = xasprintf("(?i)%s", esc);
+	free(esc);
 	json_t *req = json_pack("{s:s,s:[s,s],s:b}", "name", rx, "only_fields", "name", "id",
 	                        "search_hidden", 1);
 	free(rx);
@@ -498,8 +502,6 @@ try_queue(struct daemon *d, size_t qi)
 		free(task_id);
 		return 0;
 	}
-	printf("Running task '%s' from queue %s\n", task_id, d->q[qi].name);
-	fflush(stdout);
 	if (slot_start(s, task_id, d->q[qi].id, d->q[qi].name) < 0) {
 		printf("Task '%s' could not be started\n", task_id);
 		fflush(stdout);
@@ -769,16 +771,30 @@ go_background(struct daemon *d)
 	fflush(stdout);
 	fflush(stderr);
 	if (d->o->detached) {
+		/* The launcher returns only after the daemon's pid file names the daemon's pid, so a
+		 * `--stop` right after it finds the daemon (and never sees a dead pid's file). */
+		int ready[2];
+		if (pipe2(ready, O_CLOEXEC) < 0) {
+			close(fd);
+			return -1;
+		}
 		pid_t p = fork();
 		if (p < 0) {
 			close(fd);
 			return -1;
 		}
 		if (p > 0) {
+			close(ready[1]);
 			int st;
 			waitpid(p, &st, 0); /* the intermediate exits at once */
-			_exit(0);
+			char c;
+			ssize_t n;
+			do
+				n = read(ready[0], &c, 1);
+			while (n < 0 && errno == EINTR);
+			_exit(n == 1 ? 0 : 1);
 		}
+		close(ready[0]);
 		setsid();
 		p = fork();
 		if (p < 0)
@@ -787,6 +803,9 @@ go_background(struct daemon *d)
 			_exit(0);
 		if (pidfile_follow_pid(&d->pidfile, getpid()) < 0)
 			log_warn("could not rename the pid file for the new pid");
+		ssize_t w = write(ready[1], "1", 1);
+		(void)w;
+		close(ready[1]);
 		int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
 		if (null >= 0) {
 			dup2(null, 0);

@@ -374,22 +374,33 @@ out:
 
 /* ---- self-logging / full monitoring: one slot in the foreground ---- */
 
+/* The slot spools the task's output to <state_dir>/<task>.spool; self-logging mode echoes it to
+ * our stdout and, with --log-file, copies it there. The spool is opened right after slot_start
+ * (it exists from then on) so the bytes stay readable after the slot removes the file. */
 struct echo {
-	const char *path;
 	int fd;
+	int copy_fd;
 	off_t off;
 };
 
 static void
+echo_open(struct echo *ec, const struct agent_ctx *ctx, const char *task_id, const char *log_file)
+{
+	char *spool = xasprintf("%s/%s.spool", ctx->state_dir, task_id);
+	ec->fd = open(spool, O_RDONLY | O_CLOEXEC);
+	free(spool);
+	if (log_file) {
+		ec->copy_fd = open(log_file, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600);
+		if (ec->copy_fd < 0)
+			log_warn("cannot write the log file %s: %s", log_file, strerror(errno));
+	}
+}
+
+static void
 echo_spool(struct echo *ec)
 {
-	if (ec->path == NULL)
+	if (ec->fd < 0)
 		return;
-	if (ec->fd < 0) {
-		ec->fd = open(ec->path, O_RDONLY | O_CLOEXEC);
-		if (ec->fd < 0)
-			return;
-	}
 	char b[65536];
 	for (;;) {
 		ssize_t n = pread(ec->fd, b, sizeof b, ec->off);
@@ -397,8 +408,23 @@ echo_spool(struct echo *ec)
 			break;
 		ec->off += n;
 		fwrite(b, 1, (size_t)n, stdout);
+		if (ec->copy_fd >= 0 && write(ec->copy_fd, b, (size_t)n) != n) {
+			log_warn("writing the log file failed: %s", strerror(errno));
+			close(ec->copy_fd);
+			ec->copy_fd = -1;
+		}
 	}
 	fflush(stdout);
+}
+
+static void
+echo_close(struct echo *ec)
+{
+	if (ec->fd >= 0)
+		close(ec->fd);
+	if (ec->copy_fd >= 0)
+		close(ec->copy_fd);
+	ec->fd = ec->copy_fd = -1;
 }
 
 static void
@@ -417,8 +443,7 @@ x_report(struct agent_ctx *ctx, struct monitor *mon, const char *task_id)
 }
 
 static int
-run_foreground_slot(struct agent_ctx *ctx, const struct cli_opts *o, const char *task_id,
-                    const char *spool)
+run_foreground_slot(struct agent_ctx *ctx, const struct cli_opts *o, const char *task_id)
 {
 	int full = o->full_monitoring;
 	struct monitor *mon = NULL;
@@ -432,13 +457,13 @@ run_foreground_slot(struct agent_ctx *ctx, const struct cli_opts *o, const char 
 		x_report(ctx, NULL, task_id);
 	}
 	struct slot *s = slot_new(ctx, 0);
-	struct echo ec = {.path = spool, .fd = -1};
+	struct echo ec = {.fd = -1, .copy_fd = -1};
 	int rc = 1;
 	if (slot_start(s, task_id, NULL, NULL) < 0) {
-		echo_spool(&ec);
 		fprintf(stderr, "clearml_agent: ERROR: task %s could not be started\n", task_id);
 		goto out;
 	}
+	echo_open(&ec, ctx, task_id, o->log_file);
 	int aborted = 0;
 	int64_t next_report = mono_ms() + REPORT_MS, next_sample = mono_ms();
 	int64_t deadline = 0;
@@ -491,8 +516,7 @@ run_foreground_slot(struct agent_ctx *ctx, const struct cli_opts *o, const char 
 	if (aborted && rc == 0)
 		rc = EXIT_INTERRUPTED;
 out:
-	if (ec.fd >= 0)
-		close(ec.fd);
+	echo_close(&ec);
 	slot_free(s);
 	if (full) {
 		x_report(ctx, NULL, NULL);
@@ -533,13 +557,12 @@ cmd_execute(const struct cli_opts *o, struct config *cfg)
 	}
 
 	struct agent_ctx ctx;
-	struct cli_opts eo = *o; /* shallow: only log_file may be replaced (ours to free) */
-	char *own_log = NULL, *pidfile = NULL, *task_id = NULL;
+	char *pidfile = NULL, *task_id = NULL;
 	json_t *task = NULL;
 	struct worker_ident wi;
 	memset(&wi, 0, sizeof wi);
 	int rc = 1;
-	if (agent_ctx_init(&ctx, cfg, &eo, &x_cancel, err, sizeof err) < 0) {
+	if (agent_ctx_init(&ctx, cfg, o, &x_cancel, err, sizeof err) < 0) {
 		fprintf(stderr, "\nclearml_agent: ERROR: %s\n", err);
 		return 1;
 	}
@@ -613,25 +636,10 @@ cmd_execute(const struct cli_opts *o, struct config *cfg)
 		fprintf(stderr, "\nclearml_agent: ERROR: %s\n", err);
 		goto out;
 	}
-	if (eo.log_file == NULL) {
-		own_log = xasprintf("%s/.clearml_agent_out.XXXXXXXX.txt", pidfile_dir());
-		int fd = mkostemps(own_log, 4, O_CLOEXEC);
-		if (fd < 0) {
-			fprintf(stderr, "\nclearml_agent: ERROR: cannot create a log file in %s: %s\n",
-			        pidfile_dir(), strerror(errno));
-			goto out;
-		}
-		close(fd);
-		eo.log_file = own_log;
-	}
 	if (slot_recover_orphans(&ctx) < 0)
 		log_warn("could not recover tasks left by a previous agent");
-	rc = run_foreground_slot(&ctx, &eo, task_id, eo.log_file);
+	rc = run_foreground_slot(&ctx, o, task_id);
 out:
-	if (own_log) {
-		unlink(own_log);
-		free(own_log);
-	}
 	if (pidfile) {
 		pidfile_remove(pidfile);
 		free(pidfile);

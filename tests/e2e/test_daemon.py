@@ -9,10 +9,18 @@ import time
 import pytest
 
 from agent_helper import (AgentProcess, FAST_POLL, create_queue, create_script_task, enqueue,
-                          fast_env, marker_script, read_lines, run_agent, task, wait_status,
+                          fast_env as _fast_env, marker_script, read_lines, run_agent, task, wait_status,
                           workers)
 from conftest import ServerLite, wait_for
 
+
+
+def fast_env(tmp_path, extra=None):
+    """Fast isolated agent env; tasks run on the agent's python (these tests are about the
+    daemon, not about building environments)."""
+    env = {"CLEARML_AGENT_SKIP_PYTHON_ENV_INSTALL": "1"}
+    env.update(extra or {})
+    return _fast_env(tmp_path, env)
 
 def daemon(server, tmp_path, args, name="agent", env=None):
     return AgentProcess(server, tmp_path, ["--polling-interval", FAST_POLL] + list(args),
@@ -24,10 +32,10 @@ def test_priority_order_across_two_queues(server, api, tmp_path):
     order = str(tmp_path / "order.txt")
     ids = {}
     for n in ("lo1", "lo2"):
-        ids[n] = create_script_task(api, marker_script(n, order), name=n)
+        ids[n] = create_script_task(api, marker_script(n, order), name="task " + n)
         enqueue(api, ids[n], queue=lo)
     for n in ("hi1", "hi2"):
-        ids[n] = create_script_task(api, marker_script(n, order), name=n)
+        ids[n] = create_script_task(api, marker_script(n, order), name="task " + n)
         enqueue(api, ids[n], queue=hi)
     a = daemon(server, tmp_path, ["--queue", "high", "low"])
     try:
@@ -43,18 +51,18 @@ def test_priority_order_across_two_queues(server, api, tmp_path):
 
 
 def test_order_fairness_round_robin(server, api, tmp_path):
-    qa, qb = create_queue(api, "qa"), create_queue(api, "qb")
+    qa, qb = create_queue(api, "queue-a"), create_queue(api, "queue-b")
     order = str(tmp_path / "order.txt")
     ids = []
     for n in ("a1", "a2", "a3"):
-        t = create_script_task(api, marker_script(n, order), name=n)
+        t = create_script_task(api, marker_script(n, order), name="task " + n)
         enqueue(api, t, queue=qa)
         ids.append(t)
     for n in ("b1", "b2"):
-        t = create_script_task(api, marker_script(n, order), name=n)
+        t = create_script_task(api, marker_script(n, order), name="task " + n)
         enqueue(api, t, queue=qb)
         ids.append(t)
-    a = daemon(server, tmp_path, ["--queue", "qa", "qb", "--order-fairness"])
+    a = daemon(server, tmp_path, ["--queue", "queue-a", "queue-b", "--order-fairness"])
     try:
         for t in ids:
             assert wait_status(api, t, timeout=90)["status"] == "completed"
@@ -107,7 +115,7 @@ def test_create_queue(server, api, tmp_path):
         q = wait_for(lambda: [q for q in api.call("queues.get_all")["queues"]
                               if q["name"] == "brand-new"], what="queue created")[0]
         wait_for(lambda: "Listening to queues" in a.output(), what="listening")
-        t = create_script_task(api, marker_script("in-new-queue"), name="nq")
+        t = create_script_task(api, marker_script("in-new-queue"), name="task nq")
         enqueue(api, t, queue=q["id"])
         assert wait_status(api, t, timeout=60)["status"] == "completed"
     finally:
@@ -133,7 +141,7 @@ def test_queue_by_id_and_case_insensitive_name(server, api, tmp_path):
 def test_default_queue_when_none_given(server, api, tmp_path):
     a = daemon(server, tmp_path, [])
     try:
-        t = create_script_task(api, marker_script("default-q"), name="dq")
+        t = create_script_task(api, marker_script("default-q"), name="task dq")
         enqueue(api, t)  # no queue: the server's default queue
         assert wait_status(api, t)["status"] == "completed"
     finally:
@@ -164,10 +172,10 @@ def test_server_unreachable_at_start_then_connects(tmp_path):
 
 
 def test_worker_registered_with_task_while_running(server, api, tmp_path):
-    q = create_queue(api, "wq")
+    q = create_queue(api, "wq-queue")
     pidf = str(tmp_path / "pid")
     t = create_script_task(api, marker_script("long", sleep=60, pid_file=pidf), name="long")
-    a = daemon(server, tmp_path, ["--queue", "wq"], env={"CLEARML_WORKER_ID": "test-worker-7"})
+    a = daemon(server, tmp_path, ["--queue", "wq-queue"], env={"CLEARML_WORKER_ID": "test-worker-7"})
     try:
         w = wait_for(lambda: [w for w in workers(api) if w["id"] == "test-worker-7"],
                      what="worker registered")[0]
@@ -177,6 +185,9 @@ def test_worker_registered_with_task_while_running(server, api, tmp_path):
                               and (w.get("task") or {}).get("id") == t],
                      timeout=60, what="worker reporting the task")[0]
         assert task(api, t)["status"] == "in_progress"
+        # stop once the task itself runs (a stop that lands while the environment is being set
+        # up is overwritten by the "worker starting task execution" update, as upstream)
+        wait_for(lambda: os.path.exists(pidf), timeout=60, what="task running")
         api.call("tasks.stop", task=t)
         assert wait_status(api, t, timeout=60)["status"] == "stopped"
     finally:

@@ -8,10 +8,18 @@ import subprocess
 import time
 
 from agent_helper import (AgentProcess, FAST_POLL, agent_env, create_queue, create_script_task,
-                          enqueue, fast_env, marker_script, pid_alive, run_agent, task,
+                          enqueue, fast_env as _fast_env, marker_script, pid_alive, run_agent, task,
                           wait_gone, wait_status, workers)
 from conftest import binary, wait_for
 
+
+
+def fast_env(tmp_path, extra=None):
+    """Fast isolated agent env; tasks run on the agent's python (these tests are about the
+    daemon, not about building environments)."""
+    env = {"CLEARML_AGENT_SKIP_PYTHON_ENV_INSTALL": "1"}
+    env.update(extra or {})
+    return _fast_env(tmp_path, env)
 
 def daemon(server, tmp_path, args, name="agent", env=None):
     return AgentProcess(server, tmp_path, ["--polling-interval", FAST_POLL] + list(args),
@@ -106,7 +114,7 @@ def test_stop_graceful_finishes_task(server, api, tmp_path):
     q = create_queue(api, "det")
     env = fast_env(tmp_path, {"CLEARML_WORKER_ID": "grace-worker"})
     pidf = str(tmp_path / "task.pid")
-    t = create_script_task(api, marker_script("graceful", sleep=3, pid_file=pidf), name="g")
+    t = create_script_task(api, marker_script("graceful", sleep=3, pid_file=pidf), name="task g")
     launch_detached(server, tmp_path, env)
     enqueue(api, t, queue=q)
     wait_pid_file(pidf)

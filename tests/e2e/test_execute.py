@@ -4,9 +4,17 @@ task and its exit code is ours."""
 import os
 import re
 
-from agent_helper import (create_queue, create_script_task, enqueue, fast_env, marker_script,
+from agent_helper import (create_queue, create_script_task, enqueue, fast_env as _fast_env, marker_script,
                           run_agent, task)
 
+
+
+def fast_env(tmp_path, extra=None):
+    """Fast isolated agent env; tasks run on the agent's python (these tests are about the
+    daemon, not about building environments)."""
+    env = {"CLEARML_AGENT_SKIP_PYTHON_ENV_INSTALL": "1"}
+    env.update(extra or {})
+    return _fast_env(tmp_path, env)
 
 def execute(server, tmp_path, args, env=None, timeout=120):
     return run_agent(server, tmp_path, ["execute"] + list(args), env=fast_env(tmp_path, env),
@@ -14,7 +22,7 @@ def execute(server, tmp_path, args, env=None, timeout=120):
 
 
 def test_execute_foreground(server, api, tmp_path):
-    t = create_script_task(api, marker_script("hello-from-execute"), name="fg")
+    t = create_script_task(api, marker_script("hello-from-execute"), name="task fg")
     r = execute(server, tmp_path, ["--id", t])
     out = r.stdout.decode()
     assert r.returncode == 0, out
@@ -66,14 +74,14 @@ def test_execute_clone(server, api, tmp_path):
 
 
 def test_execute_require_queue(server, api, tmp_path):
-    t = create_script_task(api, marker_script("not-queued"), name="nq")
+    t = create_script_task(api, marker_script("not-queued"), name="task nq")
     r = execute(server, tmp_path, ["--id", t, "--require-queue"])
     out = r.stdout.decode()
     assert r.returncode == 1, out
     assert "not queued" in out
     assert task(api, t)["status"] == "created"
     # a queued task is dequeued and run
-    q = create_queue(api, "rq")
+    q = create_queue(api, "rq-queue")
     enqueue(api, t, queue=q)
     r = execute(server, tmp_path, ["--id", t, "--require-queue"])
     assert r.returncode == 0, r.stdout.decode()
@@ -84,7 +92,7 @@ def test_execute_require_queue(server, api, tmp_path):
 def test_execute_disable_monitoring_becomes_task(server, api, tmp_path):
     pidf = str(tmp_path / "pid")
     t = create_script_task(api, marker_script("in-process", exit_code=7, pid_file=pidf),
-                           name="dm")
+                           name="task dm")
     import subprocess
     from agent_helper import agent_env
     from conftest import binary
