@@ -991,7 +991,7 @@ py_float(double d, char *out, size_t outlen)
 	buf_init(&b, 128);
 	if (neg)
 		buf_puts(&b, "-");
-	if (exp >= -5 && exp < 16) {
+	if (exp >= -4 && exp < 16) {
 		if (exp < 0) {
 			buf_puts(&b, "0.");
 			for (int i = 0; i < -exp - 1; i++)
