@@ -547,12 +547,12 @@ fail:
 	return -1;
 }
 
-/* Number grammar of pyhocon: -?(\d*\.\d+|\d+(\.\d+)?)([eE][+-]?\d+)? on the whole token. */
+/* Number grammar of pyhocon: [+-]?(\d*\.\d+|\d+(\.\d+)?)([eE][+-]?\d+)? on the whole token. */
 static json_t *
 number_value(const char *t, size_t n)
 {
 	size_t i = 0;
-	if (i < n && t[i] == '-')
+	if (i < n && (t[i] == '-' || t[i] == '+'))
 		i++;
 	size_t ds = i;
 	while (i < n && t[i] >= '0' && t[i] <= '9')

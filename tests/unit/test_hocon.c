@@ -101,7 +101,7 @@ test_unquoted_values(void **state)
 {
 	(void)state;
 	json_t *o = parse_ok("p: ~/.clearml/venvs-builds\nsz: 10GB\nfmt: JPEG\n"
-	                     "words: hello big world   \nver: 1.2.3\nneg: -7\nflt: 2.0\n"
+	                     "words: hello big world   \nver: 1.2.3\nneg: -7\npos: +5\nflt: 2.0\n"
 	                     "exp: 1e3\nhalf: .5\nbig: 123456789012345678901234\n"
 	                     "t: True\nf: FALSE\nn: null\nN: NULL\nyes: yes\n"
 	                     "dollar: a$b\nspec: \">=23,<24.3 ; python_version >= '3.12'\"\n");
@@ -112,6 +112,8 @@ test_unquoted_values(void **state)
 	assert_string_equal(S(o, "ver"), "1.2.3");
 	assert_true(json_is_integer(cfg_get(o, "neg")));
 	assert_int_equal(cfg_int(o, "neg", 0), -7);
+	assert_true(json_is_integer(cfg_get(o, "pos")));
+	assert_int_equal(cfg_int(o, "pos", 0), 5);
 	assert_true(json_is_real(cfg_get(o, "flt")));
 	assert_true(json_is_real(cfg_get(o, "exp")));
 	assert_true(cfg_num(o, "exp", 0) == 1000.0);
