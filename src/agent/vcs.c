@@ -451,20 +451,29 @@ do_checkout(struct gitctx *g, const struct exec_info *ei, const char *repo, stru
 static void
 print_info(struct gitctx *g, const char *repo, struct vcs_result *rs)
 {
-	char *url = git_line(g, repo, (const char *const[]){"ls-remote", "--get-url", "origin", NULL});
-	char *branch = git_line(g, repo, (const char *const[]){"rev-parse", "--abbrev-ref", "HEAD", NULL});
-	char *commit = git_line(g, repo, (const char *const[]){"rev-parse", "HEAD", NULL});
-	char *root = git_line(g, repo, (const char *const[]){"rev-parse", "--show-toplevel", NULL});
-	char *murl = gitcred_mask_url(url ? url : "");
+	/* one call: top level, commit, branch (HEAD when detached) */
+	char *out = NULL;
+	int rc = git_run(g, repo, NULL, &out, 0,
+	                 (const char *const[]){"rev-parse", "--show-toplevel", "HEAD", "--abbrev-ref", "HEAD", NULL});
+	char *lines[3] = {NULL, NULL, NULL};
+	if (rc == 0) {
+		char *p = out;
+		for (int i = 0; i < 3 && p && *p; i++) {
+			char *nl = strchr(p, '\n');
+			lines[i] = nl ? xstrndup(p, (size_t)(nl - p)) : xstrdup(p);
+			p = nl ? nl + 1 : NULL;
+		}
+	}
+	free(out);
+	char *murl = gitcred_mask_url(rs->url ? rs->url : "");
 	printf("type = git\nurl = %s\nbranch = %s\ncommit = %s\nroot = %s\n\n", murl,
-	       branch ? branch : "", commit ? commit : "", root ? root : repo);
+	       lines[2] ? lines[2] : "", lines[1] ? lines[1] : "", lines[0] ? lines[0] : repo);
 	fflush(stdout);
 	free(murl);
 	free(rs->commit);
-	rs->commit = commit;
-	free(url);
-	free(branch);
-	free(root);
+	rs->commit = lines[1];
+	free(lines[0]);
+	free(lines[2]);
 }
 
 int

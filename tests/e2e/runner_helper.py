@@ -44,6 +44,9 @@ def runner_env(tmp_path, extra=None):
     env["HOME"] = str(home)
     env.update(FILE_PROTOCOL_ENV)
     env.pop("CLEARML_CONFIG_FILE", None)
+    # These tests are about code placement and the task process; the python environment has its
+    # own tests. A test that wants pyenv's full flow passes CLEARML_AGENT_SKIP_PYTHON_ENV_INSTALL="".
+    env["CLEARML_AGENT_SKIP_PYTHON_ENV_INSTALL"] = "1"
     if extra:
         env.update(extra)
     return env

@@ -142,12 +142,21 @@ def test_hostile_fields_run_no_command(tmp_path):
     marker = tmp_path / "pwned"
     evil = f"$(touch {marker})"
     task = literal_task("print('still here')", entry_point=f"a;touch {marker};{evil}.py",
-                        script_extra={"branch": f"main;touch {marker}", "tag": evil,
-                                "requirements": {"pip": f"x; touch {marker}\n{evil}\n"}})
+                        script_extra={"branch": f"main;touch {marker}", "tag": evil})
     run = run_runner(tmp_path, task)
     assert not marker.exists()
     assert run.rc == 0, run
     assert "still here" in run.output
+
+    # requirement lines with shell syntax go through the real python environment flow: they are
+    # refused or fail to install, and nothing runs
+    task = literal_task("print('ran anyway')",
+                        script_extra={"requirements": {"pip": f"x; touch {marker}\n{evil}\n"}})
+    run = run_runner(tmp_path, task, tag="req", env={"CLEARML_AGENT_SKIP_PYTHON_ENV_INSTALL": "",
+                                                     "PIP_NO_INDEX": "1"})
+    assert not marker.exists()
+    if run.rc != 0:
+        assert run.rc == 86 and run.result["status"] == "failed", run
 
     # a repository URL and branch with shell syntax: cloning fails, nothing is executed
     task = {"id": "h2", "script": {"repository": f"file:///nonexistent;touch {marker}",
