@@ -468,6 +468,15 @@ config_load(struct config *cfg, const char *explicit_file, char *err, size_t err
 	const char *only = explicit_file && *explicit_file ? explicit_file : first_env(file_vars);
 	if (only) {
 		char *f = path_expand(only);
+		if (f[0] != '/') {
+			/* upstream prints the absolute path of the file in use */
+			char cwd[4096];
+			if (getcwd(cwd, sizeof cwd) != NULL) {
+				char *abs = xasprintf("%s/%s", cwd, f);
+				free(f);
+				f = abs;
+			}
+		}
 		if (!is_regular_file(f) || access(f, R_OK) != 0) {
 			snprintf(err, errlen, "Could not open configuration file: %s", f);
 			free(f);

@@ -194,6 +194,16 @@ test_explicit_file_only(void **state)
 	assert_string_equal(cfg_str(c.root, "agent.git_host", ""), "third");
 	config_free(&c);
 
+	/* a relative path is reported absolute */
+	char cwd[4096];
+	assert_non_null(getcwd(cwd, sizeof cwd));
+	assert_int_equal(chdir(f->home), 0);
+	load_ok(&c, "etc/third.conf");
+	assert_int_equal(chdir(cwd), 0);
+	assert_string_equal(c.location, third);
+	assert_string_equal(cfg_str(c.root, "agent.git_host", ""), "third");
+	config_free(&c);
+
 	/* TRAINS_ twin, with ~ expansion */
 	unsetenv("CLEARML_CONFIG_FILE");
 	setenv("TRAINS_CONFIG_FILE", "~/etc/other.conf", 1);
