@@ -49,6 +49,8 @@ struct api_session {
 	int fail_streak;
 	int maintenance_logged;
 	volatile sig_atomic_t *cancel; /* session-wide cancel flag (api_session_set_cancel) */
+	char *imp_user, *imp_tenant;   /* impersonation headers for the next login (§3.6) */
+	int env_token;                 /* our token came from CLEARML_AUTH_TOKEN: write it back */
 	char agent_header[64];
 	char errbuf[CURL_ERROR_SIZE];
 };
@@ -401,6 +403,8 @@ api_session_new(const struct api_settings *s)
 		sess->s.max_req_size = 15728640;
 	if (sess->s.initial_connect_retries <= 0)
 		sess->s.initial_connect_retries = 4;
+	const char *env_tok = getenv("CLEARML_AUTH_TOKEN");
+	sess->env_token = env_tok && sess->s.auth_token && strcmp(env_tok, sess->s.auth_token) == 0;
 	sess->host_shown = url_without_userinfo(sess->s.host);
 	snprintf(sess->agent_header, sizeof sess->agent_header, "api-%s", CLEARML_AGENT_VERSION);
 	api_parse_jwt_claims(NULL, &sess->claims); /* defaults until we log in */
@@ -433,6 +437,8 @@ api_session_free(struct api_session *sess)
 	if (sess->s.secret_key)
 		explicit_bzero(sess->s.secret_key, strlen(sess->s.secret_key));
 	api_settings_free(&sess->s);
+	free(sess->imp_user);
+	free(sess->imp_tenant);
 	free(sess->host_shown);
 	free(sess);
 }
@@ -514,6 +520,7 @@ struct request {
 	size_t body_len;
 	const char *content_type;
 	const char *auth_header;  /* "Authorization: ..." */
+	const char *extra_headers[3]; /* NULL-terminated, complete "Name: value" lines */
 	int64_t deadline;         /* monotonic ms; 0 = none */
 };
 
@@ -604,6 +611,8 @@ http_exchange(struct api_session *sess, const struct request *rq,
 	hdrs = curl_slist_append(hdrs, line);
 	if (rq->auth_header)
 		hdrs = curl_slist_append(hdrs, rq->auth_header);
+	for (size_t i = 0; i < ARRAY_LEN(rq->extra_headers) && rq->extra_headers[i]; i++)
+		hdrs = curl_slist_append(hdrs, rq->extra_headers[i]);
 	snprintf(line, sizeof line, "X-ClearML-Worker: %s", sess->s.worker_header);
 	hdrs = curl_slist_append(hdrs, line);
 	snprintf(line, sizeof line, "X-Trains-Worker: %s", sess->s.worker_header);
@@ -852,7 +861,7 @@ set_token(struct api_session *sess, const char *token)
 	if (cap && version_cmp(sess->claims.api_version, cap) > 0)
 		snprintf(sess->claims.api_version, sizeof sess->claims.api_version, "%s", cap);
 	/* Upstream writes a refreshed token back where it came from, so children see it. */
-	if (getenv("CLEARML_AUTH_TOKEN"))
+	if (sess->env_token)
 		setenv("CLEARML_AUTH_TOKEN", token, 1);
 }
 
@@ -863,16 +872,29 @@ do_login(struct api_session *sess, const struct api_call_opts *opts, struct api_
 	if (!err)
 		err = &tmp;
 	memset(err, 0, sizeof *err);
-	char *url = api_build_url(sess->s.host, NULL, "auth.login");
-	if (sess->s.request_token_expiration_sec > 0) {
+	/* Impersonation (§3.6) is a versioned login with the expiry in the body; the plain login
+	 * is unversioned with the expiry as a query parameter, as upstream sends them. */
+	char *url = api_build_url(sess->s.host, sess->imp_user ? "2.5" : NULL, "auth.login");
+	char *body = sess->s.request_token_expiration_sec > 0 && sess->imp_user
+	                 ? xasprintf("{\"expiration_sec\":%ld}", sess->s.request_token_expiration_sec)
+	                 : xstrdup("{}");
+	if (sess->s.request_token_expiration_sec > 0 && !sess->imp_user) {
 		char *u = xasprintf("%s?expiration_sec=%ld", url, sess->s.request_token_expiration_sec);
 		free(url);
 		url = u;
 	}
 	char *shown = url_without_userinfo(url);
+	char *imp_hdr = sess->imp_user ? xasprintf("X-Clearml-Impersonate-As: %s", sess->imp_user)
+	                               : NULL;
+	char *tenant_hdr = sess->imp_user && sess->imp_tenant
+	                       ? xasprintf("X-Clearml-Tenant: %s", sess->imp_tenant)
+	                       : NULL;
+	header_safe(imp_hdr);
+	header_safe(tenant_hdr);
 
 	char *auth = NULL;
-	const char *bearer = sess->token ? sess->token : sess->s.auth_token;
+	/* Impersonating logins go with the agent's own token; refreshes with the current one. */
+	const char *bearer = sess->token && !sess->imp_user ? sess->token : sess->s.auth_token;
 	if (sess->s.auth_token && *sess->s.auth_token) {
 		auth = xasprintf("Authorization: Bearer %s", bearer);
 	} else if (sess->s.access_key && *sess->s.access_key && sess->s.secret_key) {
@@ -890,6 +912,9 @@ do_login(struct api_session *sess, const struct api_call_opts *opts, struct api_
 		         "(api.credentials.access_key/secret_key or CLEARML_AUTH_TOKEN)", shown);
 		free(url);
 		free(shown);
+		free(body);
+		free(imp_hdr);
+		free(tenant_hdr);
 		return -1;
 	}
 	header_safe(auth);
@@ -898,10 +923,11 @@ do_login(struct api_session *sess, const struct api_call_opts *opts, struct api_
 		.method = sess->s.default_method,
 		.url = url,
 		.shown_url = shown,
-		.body = "{}",
-		.body_len = 2,
+		.body = body,
+		.body_len = strlen(body),
 		.content_type = "application/json",
 		.auth_header = auth,
+		.extra_headers = { imp_hdr ? imp_hdr : tenant_hdr, imp_hdr ? tenant_hdr : NULL, NULL },
 		.deadline = opts && opts->deadline_ms > 0 ? mono_ms() + opts->deadline_ms : 0,
 	};
 	struct http_result res;
@@ -950,6 +976,9 @@ out:
 	buf_free(&res.body);
 	free(url);
 	free(shown);
+	free(body);
+	free(imp_hdr);
+	free(tenant_hdr);
 	return rc;
 }
 
@@ -957,6 +986,51 @@ int
 api_login(struct api_session *sess, struct api_error *err)
 {
 	return do_login(sess, NULL, err);
+}
+
+static int ensure_token(struct api_session *sess, const struct api_call_opts *opts,
+                        struct api_error *err);
+
+struct api_session *
+api_session_impersonate(struct api_session *base, const char *user, const char *company,
+                        struct api_error *err)
+{
+	struct api_error tmp;
+	if (!err)
+		err = &tmp;
+	memset(err, 0, sizeof *err);
+	if (!user || !*user) {
+		errf(err, "impersonation needs a user id");
+		return NULL;
+	}
+	if (ensure_token(base, NULL, err) != 0)
+		return NULL;
+	struct api_settings s = base->s;
+	s.access_key = s.secret_key = NULL;
+	s.auth_token = base->token;
+	struct api_session *sess = api_session_new(&s);
+	if (!sess) {
+		errf(err, "cannot create a session");
+		return NULL;
+	}
+	sess->cancel = base->cancel;
+	sess->env_token = 0; /* the task's token is not the agent's */
+	sess->imp_user = xstrdup(user);
+	int rc = do_login(sess, NULL, err);
+	if (rc == 0 && company && *company && strcmp(sess->claims.tenant, company) != 0) {
+		/* The server put the user in another tenant: ask for the task's company. */
+		sess->imp_tenant = xstrdup(company);
+		rc = do_login(sess, NULL, err);
+	}
+	/* Later refreshes use the impersonated token itself (a plain Bearer login). */
+	free(sess->imp_user);
+	free(sess->imp_tenant);
+	sess->imp_user = sess->imp_tenant = NULL;
+	if (rc != 0) {
+		api_session_free(sess);
+		return NULL;
+	}
+	return sess;
 }
 
 /* Log in when there is no token, or when it expires within the threshold (§3.3.6). */

@@ -75,6 +75,12 @@ void api_session_set_cancel(struct api_session *sess, volatile sig_atomic_t *can
 /* Log in now (fails fast per initial_connect_retries). 0 or -1 with err. */
 int api_login(struct api_session *sess, struct api_error *err);
 const struct api_claims *api_claims(const struct api_session *sess);
+/* --use-owner-token (§3.6): a new session acting as `user`, logged in through base's token with
+ * X-Clearml-Impersonate-As (POST/GET per default method, /v2.5/auth.login); when the new token's
+ * tenant differs from a non-empty `company`, logged in again adding X-Clearml-Tenant. The session's
+ * token is what the task gets as CLEARML_AUTH_TOKEN. NULL with err on failure. */
+struct api_session *api_session_impersonate(struct api_session *base, const char *user,
+                                            const char *company, struct api_error *err);
 const char *api_token(const struct api_session *sess);
 /* Compare the server's api_version claim with "2.13" etc.: <0, 0, >0. */
 int api_version_cmp(const struct api_session *sess, const char *version);

@@ -941,6 +941,46 @@ test_worker_header_defaults_to_hostname(void **state)
 }
 
 static void
+test_impersonation(void **state)
+{
+	(void)state;
+	char *other = login_reply("{\"api_version\":\"2.31\",\"tenant\":\"other\","
+	                          "\"identity\":{\"user\":\"u7\"}}");
+	char *right = login_reply("{\"api_version\":\"2.31\",\"tenant\":\"c9\","
+	                          "\"identity\":{\"user\":\"u7\",\"company\":\"c9\"}}");
+	struct canned script[] = { { 200, g_login, 0, 0, NULL }, { 200, other, 0, 0, NULL },
+		                   { 200, right, 0, 0, NULL }, { 200, OK_X, 0, 0, NULL } };
+	struct responder *r = responder_start(script, 4);
+	struct api_session *base = session_for(r, NULL);
+	struct api_error err;
+	struct api_session *task = api_session_impersonate(base, "u7", "c9", &err);
+	assert_non_null(task);
+	assert_string_equal(api_claims(task)->tenant, "c9");
+	assert_string_equal(api_claims(task)->user, "u7");
+	assert_int_equal(call_x(task, &err), 0);
+	assert_int_equal(nreq(r), 4);
+	char *base_bearer = xasprintf("Bearer %s", api_token(base));
+	char *task_bearer = xasprintf("Bearer %s", api_token(task));
+	assert_true(req_line_is(r, 1, "GET", "/v2.5/auth.login"));
+	assert_string_equal(req_header(r, 1, "Authorization"), base_bearer);
+	assert_string_equal(req_header(r, 1, "X-Clearml-Impersonate-As"), "u7");
+	assert_string_equal(req_header(r, 1, "X-Clearml-Tenant"), "");
+	assert_true(req_line_is(r, 2, "GET", "/v2.5/auth.login"));
+	assert_string_equal(req_header(r, 2, "Authorization"), base_bearer);
+	assert_string_equal(req_header(r, 2, "X-Clearml-Impersonate-As"), "u7");
+	assert_string_equal(req_header(r, 2, "X-Clearml-Tenant"), "c9");
+	/* the task's calls carry the impersonated token */
+	assert_string_equal(req_header(r, 3, "Authorization"), task_bearer);
+	free(base_bearer);
+	free(task_bearer);
+	free(other);
+	free(right);
+	api_session_free(task);
+	api_session_free(base);
+	responder_stop(r);
+}
+
+static void
 with_auth_token(struct api_settings *s)
 {
 	free(s->access_key);
@@ -956,11 +996,15 @@ test_auth_token_bearer_login(void **state)
 	(void)state;
 	struct canned script[] = { { 200, g_login, 0, 0, NULL } };
 	struct responder *r = responder_start(script, 1);
+	setenv("CLEARML_AUTH_TOKEN", "old.token.value", 1);
 	struct api_session *sess = session_for(r, with_auth_token);
 	struct api_error err;
 	assert_int_equal(api_login(sess, &err), 0);
 	assert_true(req_line_is(r, 0, "GET", "/auth.login?expiration_sec=3600"));
 	assert_string_equal(req_header(r, 0, "Authorization"), "Bearer old.token.value");
+	/* the refreshed token is written back for children, as upstream does */
+	assert_string_equal(getenv("CLEARML_AUTH_TOKEN"), api_token(sess));
+	unsetenv("CLEARML_AUTH_TOKEN");
 	api_session_free(sess);
 	responder_stop(r);
 }
@@ -1044,6 +1088,7 @@ main(void)
 		cmocka_unit_test(test_first_login_bounded_in_maintenance),
 		cmocka_unit_test(test_retry_warnings_after_three_failures),
 		cmocka_unit_test(test_worker_header_defaults_to_hostname),
+		cmocka_unit_test(test_impersonation),
 		cmocka_unit_test(test_auth_token_bearer_login),
 		cmocka_unit_test(test_force_max_api_version),
 		cmocka_unit_test(test_login_without_token_is_misconfigured),
