@@ -51,6 +51,7 @@ struct api_session {
 	volatile sig_atomic_t *cancel; /* session-wide cancel flag (api_session_set_cancel) */
 	char *imp_user, *imp_tenant;   /* impersonation headers for the next login (§3.6) */
 	int env_token;                 /* our token came from CLEARML_AUTH_TOKEN: write it back */
+	char *ca_bundle;               /* REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE, as requests reads */
 	char agent_header[64];
 	char errbuf[CURL_ERROR_SIZE];
 };
@@ -403,6 +404,10 @@ api_session_new(const struct api_settings *s)
 		sess->s.max_req_size = 15728640;
 	if (sess->s.initial_connect_retries <= 0)
 		sess->s.initial_connect_retries = 4;
+	const char *ca = env_get("REQUESTS_CA_BUNDLE");
+	if (!ca)
+		ca = env_get("CURL_CA_BUNDLE");
+	sess->ca_bundle = ca ? xstrdup(ca) : NULL;
 	const char *env_tok = getenv("CLEARML_AUTH_TOKEN");
 	sess->env_token = env_tok && sess->s.auth_token && strcmp(env_tok, sess->s.auth_token) == 0;
 	sess->host_shown = url_without_userinfo(sess->s.host);
@@ -439,6 +444,7 @@ api_session_free(struct api_session *sess)
 	api_settings_free(&sess->s);
 	free(sess->imp_user);
 	free(sess->imp_tenant);
+	free(sess->ca_bundle);
 	free(sess->host_shown);
 	free(sess);
 }
@@ -554,9 +560,15 @@ describe_curl_error(struct api_session *sess, CURLcode rc, struct http_result *r
 		strf(res->cause, sizeof res->cause, "connection broken: %s",
 		         sess->errbuf[0] ? sess->errbuf : curl_easy_strerror(rc));
 		break;
+	case CURLE_PEER_FAILED_VERIFICATION:
+		res->retryable = 0;
+		strf(res->cause, sizeof res->cause,
+		     "TLS certificate verification failed: %s (a private CA goes in REQUESTS_CA_BUNDLE; "
+		     "api.verify_certificate: false turns the check off)",
+		     sess->errbuf[0] ? sess->errbuf : curl_easy_strerror(rc));
+		break;
 	case CURLE_URL_MALFORMAT:
 	case CURLE_UNSUPPORTED_PROTOCOL:
-	case CURLE_PEER_FAILED_VERIFICATION:
 	case CURLE_SSL_CERTPROBLEM:
 	case CURLE_SSL_CACERT_BADFILE:
 	case CURLE_SSL_CIPHER:
@@ -651,6 +663,8 @@ http_exchange(struct api_session *sess, const struct request *rq,
 	curl_easy_setopt(e, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
 	curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, sess->s.verify_cert ? 1L : 0L);
 	curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, sess->s.verify_cert ? 2L : 0L);
+	if (sess->ca_bundle)
+		curl_easy_setopt(e, CURLOPT_CAINFO, sess->ca_bundle);
 	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
 
 	curl_multi_add_handle(sess->multi, e);

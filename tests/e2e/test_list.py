@@ -75,3 +75,94 @@ def test_list_server_down_fails_fast(server, tmp_path):
     err = r.stderr
     assert f"{url}/auth.login" in err, err
     assert "connection refused" in err, err
+
+
+class _FakeTlsServer:
+    """A tiny HTTPS ClearML stand-in (auth.login + workers.get_all) with a self-signed cert, to
+    check api.verify_certificate / CLEARML_API_HOST_VERIFY_CERT and REQUESTS_CA_BUNDLE."""
+
+    def __init__(self, tmp_path):
+        import base64
+        import http.server
+        import json
+        import ssl
+        import threading
+
+        self.cert = str(tmp_path / "cert.pem")
+        key = str(tmp_path / "key.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
+                        key, "-out", self.cert, "-days", "2", "-subj", "/CN=127.0.0.1",
+                        "-addext", "subjectAltName=IP:127.0.0.1"],
+                       check=True, capture_output=True, timeout=60)
+
+        def b64(d):
+            return base64.urlsafe_b64encode(json.dumps(d).encode()).rstrip(b"=").decode()
+
+        token = b64({"alg": "HS256"}) + "." + b64({"api_version": "2.31"}) + ".sig"
+        self.requests = []
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self):
+                n = int(self.headers.get("Content-Length") or 0)
+                if n:
+                    self.rfile.read(n)
+                outer.requests.append(self.path)
+                if self.path.startswith("/auth.login"):
+                    data = {"token": token}
+                else:
+                    data = {"workers": [{"id": "tls-worker"}]}
+                body = json.dumps({"meta": {"result_code": 200, "result_subcode": 0,
+                                            "result_msg": "OK"}, "data": data}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            do_POST = do_GET
+
+            def log_message(self, *a):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(self.cert, key)
+        self.httpd.socket = ctx.wrap_socket(self.httpd.socket, server_side=True)
+        self.url = f"https://127.0.0.1:{self.httpd.server_address[1]}"
+        self.conf = str(tmp_path / "tls.conf")
+        with open(self.conf, "w") as f:
+            f.write('api { api_server: "%s"\n credentials { access_key: "AK", secret_key: "SK" } }\n'
+                    % self.url)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join(10)
+
+
+def test_list_tls_verification(tmp_path):
+    srv = _FakeTlsServer(tmp_path)
+    try:
+        # verification on (the default): a self-signed server is refused, clearly and at once
+        r = run_list(srv.conf, tmp_path)
+        assert r.returncode != 0
+        assert "certificate" in r.stderr and f"{srv.url}/auth.login" in r.stderr, r.stderr
+        assert srv.requests == []
+        # the private CA given the way requests takes it: verified and accepted
+        r = run_list(srv.conf, tmp_path, env={"REQUESTS_CA_BUNDLE": srv.cert})
+        assert r.returncode == 0, r.stderr
+        assert r.stdout == "workers:\n- id: tls-worker\n"
+        assert "verification is disabled" not in r.stderr
+        # verification off: accepted, with a warning
+        r = run_list(srv.conf, tmp_path, env={"CLEARML_API_HOST_VERIFY_CERT": "false"})
+        assert r.returncode == 0, r.stderr
+        assert r.stdout == "workers:\n- id: tls-worker\n"
+        assert "verification is disabled" in r.stderr
+        assert srv.requests.count("/auth.login") == 2
+    finally:
+        srv.close()
