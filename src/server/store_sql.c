@@ -38,6 +38,12 @@ sq_col_text(sqlite3_stmt *st, int i)
 	return t ? (const char *)t : "";
 }
 
+const char *
+sq_str(const json_t *v)
+{
+	return json_is_string(v) ? json_string_value(v) : "";
+}
+
 json_t *
 sq_col_json(sqlite3_stmt *st, int i, int dflt_array)
 {

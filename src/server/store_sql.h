@@ -16,6 +16,8 @@ sqlite3_stmt *sq_prepare(sqlite3 *db, const char *sql);
 void sq_bind_text(sqlite3_stmt *st, int i, const char *s);
 /* Column text, never NULL. */
 const char *sq_col_text(sqlite3_stmt *st, int i);
+/* String value of v, or "" when v is not a string. */
+const char *sq_str(const json_t *v);
 /* Parse a JSON text column; on NULL/garbage returns a new `dflt_array ? [] : {}`. */
 json_t *sq_col_json(sqlite3_stmt *st, int i, int dflt_array);
 /* Compact JSON text of v (caller frees); "null" for NULL. */

@@ -827,8 +827,8 @@ h_get_task_single_value_metrics(struct req *q, struct reply *r)
 			                      sqlite3_column_double(st, 2), "timestamp",
 			                      (json_int_t)sqlite3_column_int64(st, 3)));
 		json_t *name = json_object_get(t, "name");
-		json_array_append_new(out, json_pack("{s:s,s:O,s:o}", "task", tasks[i], "task_name",
-		                                     name ? name : json_string(""), "values", vals));
+		json_array_append_new(out, json_pack("{s:s,s:s,s:o}", "task", tasks[i], "task_name",
+		                                     sq_str(name), "values", vals));
 		json_decref(t);
 	}
 	sqlite3_finalize(st);

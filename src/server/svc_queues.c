@@ -469,8 +469,8 @@ get_next_task_locked(struct req *q, struct reply *r)
 		if (task_info && t) {
 			json_t *c = json_object_get(t, "company"), *u = json_object_get(t, "user");
 			json_object_set_new(data, "task_info",
-			                    json_pack("{s:O,s:O}", "company", c ? c : json_string(""),
-			                              "user", u ? u : json_string("")));
+			                    json_pack("{s:s,s:s}", "company", sq_str(c),
+			                              "user", sq_str(u)));
 		}
 		json_decref(t);
 		reply_data(r, data);

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "server/projects.h"
 #include "server/queue_store.h"
 #include "server/store_sql.h"
 #include "util.h"
@@ -305,20 +306,15 @@ done:
 	finish(q, r);
 }
 
-/* Project name, if the core schema has a projects table with that id. */
+/* {id, name} of the worker's current project. */
 static json_t *
 project_ref(sqlite3 *db, const char *project_id)
 {
-	sqlite3_stmt *st = NULL;
-	json_t *name = NULL;
-	if (sqlite3_prepare_v2(db, "SELECT name FROM projects WHERE id = ?", -1, &st, NULL) ==
-	    SQLITE_OK) {
-		sq_bind_text(st, 1, project_id);
-		if (sqlite3_step(st) == SQLITE_ROW)
-			name = json_string(sq_col_text(st, 0));
-	}
-	sqlite3_finalize(st);
-	return json_pack("{s:s,s:o}", "id", project_id, "name", name ? name : json_string(""));
+	json_t *p = project_load(db, project_id);
+	json_t *name = p ? json_object_get(p, "name") : NULL;
+	json_t *ref = json_pack("{s:s,s:s}", "id", project_id, "name", sq_str(name));
+	json_decref(p);
+	return ref;
 }
 
 static json_t *
@@ -336,8 +332,8 @@ queue_ref(sqlite3 *db, const char *queue_id)
 		const char *tid = json_string_value(json_object_get(head, "task"));
 		json_t *t = task_load(db, tid);
 		json_t *tn = t ? json_object_get(t, "name") : NULL;
-		json_object_set_new(out, "next_task", json_pack("{s:s,s:O}", "id", tid, "name",
-		                                                tn ? tn : json_string("")));
+		json_object_set_new(out, "next_task", json_pack("{s:s,s:s}", "id", tid, "name",
+		                                                sq_str(tn)));
 		json_decref(t);
 	}
 	json_object_set_new(out, "num_tasks", json_integer(queue_count(db, queue_id)));
@@ -395,8 +391,8 @@ worker_entry(sqlite3 *db, sqlite3_stmt *st)
 		json_t *name = t ? json_object_get(t, "name") : NULL;
 		json_t *ad = t ? json_object_get(t, "active_duration") : NULL;
 		json_t *li = t ? json_object_get(t, "last_iteration") : NULL;
-		json_object_set_new(w, "task", json_pack("{s:s,s:O,s:I,s:I}", "id", tid,
-		                    "name", name ? name : json_string(""),
+		json_object_set_new(w, "task", json_pack("{s:s,s:s,s:I,s:I}", "id", tid,
+		                    "name", sq_str(name),
 		                    "running_time", (json_int_t)(json_is_integer(ad) ?
 		                        json_integer_value(ad) * 1000 : 0),
 		                    "last_iteration", (json_int_t)(json_is_integer(li) ?
