@@ -1,5 +1,7 @@
 """Abort (spec §4.5, with quirk 5 fixed): tasks.stop on a task that ignores SIGTERM and
 double-forks out of its session → the task ends stopped and none of its processes is left."""
+import time
+
 from agent_helper import (AgentProcess, FAST_POLL, create_queue, create_script_task, enqueue,
                           supervisor_env, log_lines, pid_alive, read_pids, task, wait_gone,
                           wait_status)
@@ -58,5 +60,42 @@ def test_stop_kills_whole_tree(server, api, tmp_path):
         t2 = create_script_task(api, "print('after abort')\n", name="next")
         enqueue(api, t2, queue=q)
         assert wait_status(api, t2, timeout=120)["status"] == "completed", a.output()[-3000:]
+    finally:
+        a.stop()
+
+
+def test_abort_callback_protocol(server, api, tmp_path):
+    # The SDK's graceful path (§4.5): with runtime._abort_callback_timeout set, a stop request
+    # keeps the task alive until _abort_callback_completed (or the capped timeout).
+    pid_file = str(tmp_path / "pid.txt")
+    script = ("import os, time\n"
+              f"open({pid_file!r}, 'w').write('%d\\n' % os.getpid())\n"
+              "print('ready', flush=True)\n"
+              "while True:\n"
+              "    time.sleep(0.2)\n")
+    q = create_queue(api, "callback")
+    t = create_script_task(api, script, name="callback")
+    enqueue(api, t, queue=q)
+    a = AgentProcess(server, tmp_path, ["--polling-interval", FAST_POLL, "--queue", "callback"],
+                     env=supervisor_env(tmp_path))
+    try:
+        wait_for(lambda: "ready" in log_lines(api, t), timeout=120, what="'ready' on the server")
+        pid = read_pids(pid_file)[0]
+        runtime = dict(task(api, t).get("runtime") or {})
+        runtime.update({"_abort_callback_timeout": "30", "_abort_poll_freq": "1"})
+        api.call("tasks.edit", task=t, force=True, runtime=runtime)
+        api.call("tasks.stop", task=t)
+        wait_for(lambda: "### Task abort callback timeout set, waiting for max 31 sec ###"
+                 in log_lines(api, t), timeout=30, what="the callback line")
+        time.sleep(2)
+        assert pid_alive(pid), "killed before the abort callback completed"
+        assert task(api, t)["status"] == "in_progress"
+        runtime["_abort_callback_completed"] = "1"
+        api.call("tasks.edit", task=t, force=True, runtime=runtime)
+        final = wait_status(api, t, {"stopped"}, timeout=60)
+        assert final.get("status_reason") == "task was stopped by tasks.stop", final
+        assert wait_gone([pid], timeout=20)
+        assert any(l.startswith("### Task abort callback completed in ")
+                   for l in log_lines(api, t)), log_lines(api, t)
     finally:
         a.stop()
