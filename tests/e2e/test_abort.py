@@ -99,3 +99,65 @@ def test_abort_callback_protocol(server, api, tmp_path):
                    for l in log_lines(api, t)), log_lines(api, t)
     finally:
         a.stop()
+
+
+def _running_task(server, api, tmp_path, qname):
+    pid_file = str(tmp_path / f"{qname}.pid")
+    script = ("import os, time\n"
+              f"open({pid_file!r}, 'w').write('%d\\n' % os.getpid())\n"
+              "print('ready', flush=True)\n"
+              "while True:\n"
+              "    time.sleep(0.2)\n")
+    q = create_queue(api, qname)
+    t = create_script_task(api, script, name=qname)
+    enqueue(api, t, queue=q)
+    a = AgentProcess(server, tmp_path, ["--polling-interval", FAST_POLL, "--queue", qname],
+                     env=supervisor_env(tmp_path), name=qname)
+    wait_for(lambda: "ready" in log_lines(api, t), timeout=120, what="'ready' on the server")
+    return t, q, a, read_pids(pid_file)[0]
+
+
+def test_status_changed_server_side_kills_without_touching_status(server, api, tmp_path):
+    t, q, a, pid = _running_task(server, api, tmp_path, "changed")
+    try:
+        api.call("tasks.stopped", task=t, force=True, status_reason="someone else")
+        assert wait_gone([pid], timeout=30)
+        wait_for(lambda: "User aborted: stopping task (3) status_changed" in log_lines(api, t),
+                 timeout=30, what="the abort line")
+        final = task(api, t)
+        assert final["status"] == "stopped" and final["status_reason"] == "someone else", final
+    finally:
+        a.stop()
+
+
+def test_reset_while_running(server, api, tmp_path):
+    t, q, a, pid = _running_task(server, api, tmp_path, "resetq")
+    try:
+        api.call("tasks.reset", task=t, force=True)
+        assert wait_gone([pid], timeout=30)
+        lines = wait_for(lambda: (lambda ls: any("(3/4)" in l for l in ls) and ls)(log_lines(api, t)),
+                         timeout=30, what="the reset warnings")
+        for k in (1, 2, 3):
+            assert (f"Warning: Task {t} was reset! if state is consistent we shall terminate "
+                    f"({k}/4).") in lines, lines
+        assert [e for e in api.task_log(t) if "was reset!" in e["msg"]][0]["level"] == "WARNING"
+        assert task(api, t)["status"] == "created"
+        # and the agent keeps serving
+        t2 = create_script_task(api, "print('next')\n", name="after reset")
+        enqueue(api, t2, queue=q)
+        assert wait_status(api, t2, timeout=120)["status"] == "completed"
+    finally:
+        a.stop()
+
+
+def test_task_deleted_while_running(server, api, tmp_path):
+    t, q, a, pid = _running_task(server, api, tmp_path, "deleted")
+    try:
+        api.call("tasks.delete", task=t, force=True)
+        assert wait_gone([pid], timeout=30)
+        t2 = create_script_task(api, "print('next')\n", name="after delete")
+        enqueue(api, t2, queue=q)
+        assert wait_status(api, t2, timeout=120)["status"] == "completed"
+        assert "Process terminated, task was not found" in a.output()
+    finally:
+        a.stop()
