@@ -1290,11 +1290,25 @@ poetry_install(struct pip_ctx *c, const char *poetry, const char *dir, struct py
 		set_reason(rs, "poetry config failed: %s", err);
 		return -1;
 	}
-	char *use_argv[] = {(char *)(uintptr_t)poetry, "env", "use", c->base->exe, NULL};
-	if (run_tool(use_argv, dir, c->env.v, err, sizeof err) != 0) {
-		set_reason(rs, "poetry env use failed: %s", err);
-		return -1;
+	/* The in-project .venv made with the chosen interpreter (poetry would otherwise use the one
+	 * it runs on; `poetry env use` ignores in-project and builds in its cache dir). */
+	char *vdir = xasprintf("%s/.venv", dir);
+	char *vbin = xasprintf("%s/bin/python", vdir);
+	if (!is_executable_file(vbin)) {
+		char *venv_tool = which("virtualenv");
+		char *mk_a[] = {venv_tool, "-p", c->base->exe, vdir, NULL};
+		char *mk_b[] = {c->base->exe, "-m", "venv", vdir, NULL};
+		int mrc = run_tool(venv_tool ? mk_a : mk_b, dir, c->env.v, err, sizeof err);
+		free(venv_tool);
+		if (mrc != 0) {
+			set_reason(rs, "creating the poetry virtual environment failed: %s", err);
+			free(vdir);
+			free(vbin);
+			return -1;
+		}
 	}
+	free(vdir);
+	free(vbin);
 	struct argv a = {0};
 	av_add(&a, poetry);
 	av_add(&a, "install");
