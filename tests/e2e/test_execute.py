@@ -23,12 +23,42 @@ def execute(server, tmp_path, args, env=None, timeout=120):
 
 def test_execute_foreground(server, api, tmp_path):
     t = create_script_task(api, marker_script("hello-from-execute"), name="task fg")
-    r = execute(server, tmp_path, ["--id", t])
+    log_file = str(tmp_path / "task-output.txt")
+    r = execute(server, tmp_path, ["--id", t, "--log-file", log_file])
     out = r.stdout.decode()
     assert r.returncode == 0, out
     assert "hello-from-execute" in out
     assert task(api, t)["status"] == "completed"
     assert "hello-from-execute" in api.task_log_text(t)
+    assert "hello-from-execute" in open(log_file).read()
+
+
+def test_execute_full_monitoring(server, api, tmp_path):
+    import subprocess
+    import time
+    from agent_helper import agent_env, workers
+    from conftest import binary, wait_for
+    pidf = str(tmp_path / "pid")
+    t = create_script_task(api, marker_script("monitored", sleep=3, exit_code=5, pid_file=pidf),
+                           name="task fm")
+    env = fast_env(tmp_path, {"CLEARML_WORKER_ID": "fm-worker"})
+    p = subprocess.Popen([binary("clearml-agent"), "--config-file", server.conf, "execute",
+                          "--full-monitoring", "--id", t], env=agent_env(tmp_path, env),
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        w = wait_for(lambda: [w for w in workers(api) if w["id"] == "fm-worker"
+                              and (w.get("task") or {}).get("id") == t],
+                     timeout=60, what="the full-monitoring worker reporting its task")
+        assert w
+        out, _ = p.communicate(timeout=120)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    out = out.decode()
+    assert p.returncode == 0, out  # full monitoring: 0 unless CLEARML_AGENT_PROPAGATE_EXITCODE
+    assert task(api, t)["status"] == "failed"
+    assert not [w for w in workers(api) if w["id"] == "fm-worker"]
 
 
 def test_execute_failing_task_exit_code(server, api, tmp_path):
