@@ -458,14 +458,25 @@ locale_is_ascii(void)
 }
 
 int
-runner_run(const struct runner_args *a, const json_t *config_root, const json_t *task,
+runner_run(const struct runner_args *args, const json_t *config_root, const json_t *task,
            runner_ready_fn ready, void *ctx)
 {
+	/* work on an absolute, existing build dir: paths end up in PYTHONPATH and the task's cwd */
+	struct runner_args local = *args;
+	const struct runner_args *a = &local;
 	struct run_state st = {.a = a, .cfg = config_root, .task = task, .ready = ready, .ctx = ctx};
 	int rc = RUNNER_EXIT_SETUP_FAILED;
 	struct argvec argv = {0};
 	struct envv env = {0};
 	char err[512];
+	char *abs_build = NULL;
+	if (local.build_dir == NULL || local.build_dir[0] == '\0' || mkdir_p(local.build_dir, 0755) < 0 ||
+	    (abs_build = realpath(local.build_dir, NULL)) == NULL) {
+		rc = fail_taskf(&st, "invalid build directory", "Cannot use build directory '%s': %s",
+		                local.build_dir ? local.build_dir : "", strerror(errno));
+		return rc;
+	}
+	local.build_dir = abs_build;
 
 	const json_t *idv = json_object_get(task, "id");
 	st.task_id = json_is_string(idv) ? json_string_value(idv) : "";
@@ -592,6 +603,7 @@ out:
 	free(st.script_dir);
 	free(st.entry);
 	free(st.commit);
+	free(abs_build);
 	return rc;
 }
 
@@ -666,18 +678,7 @@ cmd_runner(int argc, char **argv)
 		json_decref(task);
 		return rc;
 	}
-	if (mkdir_p(a.build_dir, 0755) < 0) {
-		int rc = fail_taskf(&st, "invalid build directory", "Cannot create build directory %s: %s",
-		                    a.build_dir, strerror(errno));
-		json_decref(task);
-		config_free(&cfg);
-		return rc;
-	}
-	char *abs_build = realpath(a.build_dir, NULL);
-	if (abs_build)
-		a.build_dir = abs_build;
 	int rc = runner_run(&a, cfg.root, task, NULL, NULL);
-	free(abs_build);
 	json_decref(task);
 	config_free(&cfg);
 	return rc;
