@@ -802,6 +802,13 @@ perform(struct api_session *sess, const struct request *rq, const struct api_cal
 {
 	int in_maintenance = 0;
 	char last_cause[sizeof res->cause] = "";
+	if (stop_requested(sess, opts) || (rq->deadline && mono_ms() >= rq->deadline)) {
+		res->status = 0;
+		res->stopped = 1;
+		strf(res->cause, sizeof res->cause, "%s before the request was sent",
+		     stop_requested(sess, opts) ? "cancelled" : "deadline exceeded");
+		return -1;
+	}
 	for (int attempt = 1;; attempt++) {
 		http_exchange(sess, rq, opts, res);
 		if (res->stopped && last_cause[0]) {

@@ -754,6 +754,8 @@ test_cancel_honoured(void **state)
 	api_session_set_cancel(sess, &g_cancel);
 	struct api_error err2;
 	assert_int_equal(api_call(sess, "tasks.ping", NULL, NULL, NULL, &err2), -1);
+	assert_non_null(strstr(err2.msg, "cancelled"));
+	assert_int_equal(nreq(r), 3); /* nothing was sent */
 	api_session_free(sess);
 	responder_stop(r);
 }
