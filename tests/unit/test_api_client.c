@@ -1066,6 +1066,14 @@ main(void)
 	                      "\"feature_set\":\"basic\",\"identity\":{\"user\":\"u1\","
 	                      "\"company\":\"c1\",\"role\":\"user\"}}");
 	log_set_level(LOG_ERROR);
+	/* the responder is on 127.0.0.1: a proxy from the environment must not get in between */
+	const char *proxies[] = { "http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY",
+		                  "ALL_PROXY", "all_proxy" };
+	for (size_t i = 0; i < sizeof proxies / sizeof proxies[0]; i++)
+		unsetenv(proxies[i]);
+	unsetenv("CLEARML_AUTH_TOKEN");
+	unsetenv("CLEARML_AGENT_FORCE_MAX_API_VERSION");
+	unsetenv("REQUESTS_CA_BUNDLE");
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_login_and_headers),
 		cmocka_unit_test(test_call_logs_in_lazily),
