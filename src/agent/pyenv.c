@@ -1778,6 +1778,8 @@ pyenv_setup(const struct pyenv_request *rq, struct pyenv_result *rs)
 		int hit = reuse_in_place(c.venv, base.xy, key, &meta);
 		if (hit == 1) {
 			entry = xstrdup(json_string_value(json_object_get(meta, "entry")));
+			say("Virtual environment %s is unchanged since the last task: reused as it is",
+			    c.venv);
 		} else {
 			if (tree_clear_except(c.venv, KEEP_DIRS) != 0) {
 				set_reason(rs, "cannot clean the venv dir %s: %s", c.venv, strerror(errno));
