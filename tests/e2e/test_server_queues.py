@@ -68,6 +68,7 @@ def test_get_all_filters_and_hidden(api):
     names = lambda **kw: sorted(x["name"] for x in api.call("queues.get_all", **kw)["queues"])
     assert names(name="alpha") == ["alpha-1", "alpha-2"]
     assert names(name="^alpha-1$") == ["alpha-1"]
+    assert names(name=re.escape("alpha-2")) == ["alpha-2"]      # the agent's form
     assert names(id=[a, b]) == ["alpha-1", "alpha-2"]
     assert names(tags=["gpu"]) == ["alpha-1"]
     assert names(tags=["-gpu"], name="alpha") == ["alpha-2"]
