@@ -338,7 +338,7 @@ agent_ctx_login(struct agent_ctx *ctx, int retry_forever)
 int
 agent_ctx_dump_config(struct agent_ctx *ctx, char *err, size_t errlen)
 {
-	char *path = xasprintf("%s/.clearml_agent.XXXXXXXX.cfg", pidfile_dir());
+	char *path = xasprintf("%s/.clearml_agent.XXXXXX.cfg", pidfile_dir());
 	int fd = mkostemps(path, 4, O_CLOEXEC);
 	if (fd < 0) {
 		snprintf(err, errlen, "cannot create the config dump in %s: %s", pidfile_dir(),

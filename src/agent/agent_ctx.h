@@ -31,7 +31,7 @@ int agent_ctx_set_instance(struct agent_ctx *ctx, const char *worker_id, int slo
  * set; bad credentials fail at once. 0, or -1 (message printed). */
 int agent_ctx_login(struct agent_ctx *ctx, int retry_forever);
 
-/* Dump the effective configuration as JSON to a new <tmp>/.clearml_agent.XXXXXXXX.cfg (0600)
+/* Dump the effective configuration as JSON to a new <tmp>/.clearml_agent.XXXXXX.cfg (0600)
  * and keep its path in ctx->config_dump. 0, or -1 with err. */
 int agent_ctx_dump_config(struct agent_ctx *ctx, char *err, size_t errlen);
 

@@ -747,7 +747,7 @@ stop_instances(const struct cli_opts *o, const struct worker_ident *wi)
 static int
 open_daemon_log(char **path_out)
 {
-	char *path = xasprintf("%s/.clearml_agent_daemon_outXXXXXXXX.txt", pidfile_dir());
+	char *path = xasprintf("%s/.clearml_agent_daemon_outXXXXXX.txt", pidfile_dir());
 	int fd = mkostemps(path, 4, O_CLOEXEC | O_APPEND);
 	if (fd < 0) {
 		fprintf(stderr, "clearml_agent: ERROR: cannot create the daemon log in %s: %s\n",

@@ -306,7 +306,7 @@ instance_register(const char *dir, const struct worker_ident *wi, char **worker_
 	pidfile_list_free(&l);
 
 	char *id = worker_ident_final(wi, slot);
-	char *path = xasprintf("%s/" PIDFILE_PREFIX "%d_XXXXXXXX" PIDFILE_SUFFIX, dir, (int)getpid());
+	char *path = xasprintf("%s/" PIDFILE_PREFIX "%d_XXXXXX" PIDFILE_SUFFIX, dir, (int)getpid());
 	int fd = mkostemps(path, (int)strlen(PIDFILE_SUFFIX), O_CLOEXEC);
 	if (fd < 0) {
 		snprintf(err, errlen, "cannot create pid file in %s: %s", dir, strerror(errno));
