@@ -12,6 +12,7 @@
 #include "server/getall.h"
 #include "server/queue_store.h"
 #include "server/store_sql.h"
+#include "server/workers.h"
 #include "util.h"
 
 static const char *
@@ -157,8 +158,11 @@ get_all_impl(struct req *q, struct reply *r, int ex)
 		json_t *qq = queue_to_json(q->db, json_string_value(idv), max, metadata_as_list(q));
 		if (!qq)
 			continue;
-		if (ex)
+		if (ex) {
 			entries_with_names(q->db, qq);
+			json_object_set_new(qq, "workers", workers_of_queue(q->db, company_of(q),
+			                                                    json_string_value(idv)));
+		}
 		json_array_append_new(docs, qq);
 	}
 	json_decref(ids);

@@ -14,6 +14,7 @@
 #include "server/projects.h"
 #include "server/queue_store.h"
 #include "server/store_sql.h"
+#include "server/workers.h"
 #include "util.h"
 
 const char svc_workers_schema[] =
@@ -604,3 +605,40 @@ const struct endpoint svc_workers_endpoints[] = {
 	{"workers.set_runtime_properties", "2.4", 0, h_set_runtime_properties},
 	{NULL, NULL, 0, NULL},
 };
+
+json_t *
+workers_of_queue(sqlite3 *db, const char *company, const char *queue_id)
+{
+	json_t *out = json_array();
+	sqlite3_stmt *st = sq_prepare(db, "SELECT company, user, id, ip, queues, task FROM workers"
+	                                  " WHERE company = ? AND " ALIVE_SQL " ORDER BY register_time, id");
+	if (!st)
+		return out;
+	sq_bind_text(st, 1, company);
+	sqlite3_bind_int64(st, 2, sq_now_us());
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		json_t *queues = sq_col_json(st, 4, 1);
+		const char *want[] = {queue_id};
+		int serves = sq_tags_match(want, 1, queues);
+		json_decref(queues);
+		if (!serves)
+			continue;
+		char *key = xasprintf("worker_%s_%s_%s", sq_col_text(st, 0), sq_col_text(st, 1),
+		                      sq_col_text(st, 2));
+		json_t *w = json_pack("{s:s,s:s,s:s}", "name", sq_col_text(st, 2), "ip",
+		                      sq_col_text(st, 3), "key", key);
+		free(key);
+		if (sqlite3_column_type(st, 5) != SQLITE_NULL) {
+			const char *tid = sq_col_text(st, 5);
+			json_t *t = task_load(db, tid);
+			json_object_set_new(w, "task", json_pack("{s:s,s:s}", "id", tid, "name",
+			                                         sq_str(t ? json_object_get(t, "name") : NULL)));
+			json_decref(t);
+		} else {
+			json_object_set_new(w, "task", json_null());
+		}
+		json_array_append_new(out, w);
+	}
+	sqlite3_finalize(st);
+	return out;
+}

@@ -237,3 +237,21 @@ def test_queues_persist_across_restart(server):
     assert api.call("queues.get_next_task", queue=qid)["entry"]["task"] == t[3]
     # the default queue is not duplicated by the restart
     assert len(api.call("queues.get_all", name="^default$")["queues"]) == 1
+
+
+def test_get_all_ex_names_entries_and_workers(api):
+    qid = new_queue(api, "q-ex")
+    waiting = new_task(api, "waiting-ex")
+    running = new_task(api, "running-ex")
+    api.call("queues.add_task", queue=qid, task=waiting)
+    api.call("workers.register", worker="ex-worker:0", queues=[qid])
+    api.call("workers.status_report", worker="ex-worker:0", timestamp=1, task=running)
+    api.call("workers.register", worker="elsewhere:0")
+    q = api.call("queues.get_all_ex", id=[qid])["queues"][0]
+    assert q["entries"][0]["task"] == {"id": waiting, "name": "waiting-ex"}
+    assert [w["name"] for w in q["workers"]] == ["ex-worker:0"]
+    assert q["workers"][0]["task"] == {"id": running, "name": "running-ex"}
+    assert q["workers"][0]["key"].endswith("_ex-worker:0")
+    # plain get_all keeps entries as ids and has no workers
+    q = api.call("queues.get_all", id=[qid])["queues"][0]
+    assert q["entries"][0]["task"] == waiting and "workers" not in q
