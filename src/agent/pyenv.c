@@ -34,6 +34,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "agent/gitcred.h"
 #include "agent/requirements.h"
 #include "agent/venv_cache.h"
 #include "config.h"
@@ -789,6 +790,9 @@ struct pip_ctx {
 	int upgrade;
 	enum pm_type pm;
 	char *uv;            /* uv binary for PM_UV */
+	struct git_creds creds;      /* for git+https:// requirement lines (§5.5 externals) */
+	struct git_askpass askpass;  /* set up once, on the first VCS requirement */
+	int askpass_done;
 };
 
 static void
@@ -826,10 +830,16 @@ install_prefix(struct pip_ctx *c, struct argv *a)
 }
 
 static int
-pip_install_one(struct pip_ctx *c, const struct req *r, const char *cwd, char *err, size_t errlen)
+pip_install_one(struct pip_ctx *c, const struct req *r, const char *cwd, int reinstall, char *err,
+                size_t errlen)
 {
 	struct argv a = {0};
 	install_prefix(c, &a);
+	if (reinstall) {
+		/* a cached environment: this package follows its current revision, nothing else moves */
+		av_add(&a, c->pm == PM_UV ? "--reinstall" : "--force-reinstall");
+		av_add(&a, "--no-deps");
+	}
 	if (r->editable) {
 		const char *sp = strchr(r->line, ' ');
 		const char *eq = strchr(r->line, '=');
@@ -1074,7 +1084,7 @@ install_requirements(struct pip_ctx *c, struct task_reqs *tr, int only_external,
 			const struct req *r = &l->v[i];
 			if (r->cls != RC_PRIORITY && r->cls != RC_PRIORITY_OPTIONAL)
 				continue;
-			if (pip_install_one(c, r, tr->base_dir, err, errlen) != 0) {
+			if (pip_install_one(c, r, tr->base_dir, 0, err, errlen) != 0) {
 				if (r->cls == RC_PRIORITY_OPTIONAL) {
 					say("Optional priority package %s failed to install; continuing", r->line);
 					continue;
@@ -1105,7 +1115,7 @@ install_requirements(struct pip_ctx *c, struct task_reqs *tr, int only_external,
 			const struct req *r = &l->v[i];
 			if (r->cls != RC_POST && r->cls != RC_POST_OPTIONAL)
 				continue;
-			if (pip_install_one(c, r, tr->base_dir, err, errlen) != 0) {
+			if (pip_install_one(c, r, tr->base_dir, 0, err, errlen) != 0) {
 				if (r->cls == RC_POST_OPTIONAL) {
 					say("Optional post package %s failed to install; continuing", r->line);
 					continue;
@@ -1118,7 +1128,23 @@ install_requirements(struct pip_ctx *c, struct task_reqs *tr, int only_external,
 		const struct req *r = &l->v[i];
 		if (r->cls != RC_EXTERNAL)
 			continue;
-		if (pip_install_one(c, r, tr->base_dir, err, errlen) != 0)
+		/* git URLs get the VCS credential rules; the secret goes to git through an askpass
+		 * helper in pip's environment, never into the URL, the argv or the log */
+		struct req rr = *r;
+		rr.line = r->kind == REQ_VCS ? gitcred_requirement_line(&c->creds, r->line)
+		                             : xstrdup(r->line);
+		if (r->kind == REQ_VCS && !c->askpass_done) {
+			c->askpass_done = 1;
+			gitcred_git_env(&c->env);
+			if (gitcred_askpass_setup(&c->askpass, c->creds.user, c->creds.pass,
+			                          c->creds.host, &c->env, err, errlen) != 0) {
+				free(rr.line);
+				return -1;
+			}
+		}
+		int rc = pip_install_one(c, &rr, tr->base_dir, only_external, err, errlen);
+		free(rr.line);
+		if (rc != 0)
 			return -1;
 	}
 	return 0;
@@ -1587,6 +1613,7 @@ pyenv_setup(const struct pyenv_request *rq, struct pyenv_result *rs)
 	struct task_reqs tr = {0};
 	struct pip_ctx c = {.rq = rq, .base = &base};
 	tool_env(&c.env);
+	gitcred_from_config(&c.creds, rq->config);
 	int rc = -1;
 	char err[400] = "";
 	if (rq->build_dir && mkdir_p(rq->build_dir, 0755) == 0)
@@ -1878,6 +1905,8 @@ out:
 	free(c.uv);
 	free(g_probe_cache);
 	g_probe_cache = NULL;
+	gitcred_askpass_cleanup(&c.askpass);
+	gitcred_free(&c.creds);
 	return rc;
 }
 

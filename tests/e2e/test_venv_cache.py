@@ -158,3 +158,46 @@ def test_disabled_cache_says_so(tmp_path, pkg_index):
         assert run.rc == 0, run
         assert "::: Python virtual environment cache is DISABLED" in run.output
         assert HIT not in run.output and f"{uv} pip install" in run.output
+
+
+def test_vcs_requirement_follows_its_branch_on_a_hit_with_askpass_credentials(tmp_path, pkg_index):
+    """A `git+http://` requirement behind Basic auth: the configured git credentials reach git
+    through the askpass helper (never the URL, argv or log); on a cache hit only that package is
+    reinstalled, at the branch's new commit (§5.6)."""
+    from gitfix import GitRepo, SmartHttp
+    uv = find_uv()
+    repo = GitRepo(tmp_path / "git", "tinyvcs")
+    pyproject = ('[build-system]\nrequires = ["setuptools>=61"]\n'
+                 'build-backend = "setuptools.build_meta"\n'
+                 '[project]\nname = "tinyvcs"\nversion = "1.0"\n')
+    repo.commit({"pyproject.toml": pyproject, "tinyvcs/__init__.py": "VALUE = 'one'\n"}, "one")
+    repo.push()
+    cache = tmp_path / "vcache"
+    agent = {"venvs_cache": {"path": str(cache)}, "git_user": "alice", "git_pass": "s3cret"}
+    env = index_env(pkg_index, tmp_path)
+    if uv:
+        agent["package_manager"] = {"type": "uv"}
+        env["PATH"] = os.path.dirname(uv) + ":" + os.environ["PATH"]
+    conf = write_conf(tmp_path, agent)
+    script = "import tinyvcs, tinyalpha\nprint('VALUE', tinyvcs.VALUE)\n"
+    with SmartHttp(repo.remote_root, "alice:s3cret") as http:
+        req = f"tinyalpha\ngit+{http.url('tinyvcs.git')}@main#egg=tinyvcs\n"
+        task = literal_task(script, script_extra={"requirements": {"pip": req}})
+        first = run_runner(tmp_path, task, conf=conf, env=env, timeout=300, tag="v1")
+        assert first.rc == 0, first
+        assert lines_with(first.output, "VALUE") == ["one"]
+        assert "s3cret" not in first.output
+        assert any(f.startswith("tinyvcs @ git+http") for f in first.result["requirements"]["pip"])
+        assert not any("s3cret" in f for f in first.result["requirements"]["pip"])
+
+        repo.commit({"tinyvcs/__init__.py": "VALUE = 'two'\n"}, "two")
+        repo.push()
+        second = run_runner(tmp_path, task, conf=conf, env=env, timeout=300, tag="v2",
+                            build_dir=str(tmp_path / "slot2"))
+    assert second.rc == 0, second
+    assert HIT in second.output
+    assert lines_with(second.output, "VALUE") == ["two"]
+    assert "s3cret" not in second.output
+    # only the VCS package was reinstalled
+    installs = [ln for ln in second.output.splitlines() if " install " in ln and "$ " in ln]
+    assert len(installs) == 1 and "tinyvcs" in installs[0], installs
