@@ -258,3 +258,55 @@ def test_hostile_branch_and_url(tmp_path, repo):
     run = run_runner(tmp_path, repo_task(f"--upload-pack=touch {marker}"), tag="url")
     assert run.rc == 86, run
     assert not marker.exists()
+
+
+def test_parallel_runners_share_the_cache(tmp_path, repo):
+    """Two runners on the same repository at once: the cache lock serialises them, both tasks
+    get a correct working copy of their own revision, and there is one cache entry."""
+    import threading
+    conf = write_conf(tmp_path)
+    results = {}
+
+    def one(name, **script):
+        results[name] = run_runner(tmp_path, repo_task(repo.file_url, tid=name, **script), conf=conf,
+                                   tag=name, build_dir=str(tmp_path / f"build-{name}"))
+
+    threads = [threading.Thread(target=one, args=("a",), kwargs={"tag": "v1"}),
+               threading.Thread(target=one, args=("b",), kwargs={"branch": "feature"})]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert results["a"].rc == 0, results["a"]
+    assert results["b"].rc == 0, results["b"]
+    assert version_of(results["a"]) == "one"
+    assert version_of(results["b"]) == "feature"
+    entries = [e for e in os.listdir(tmp_path / "vcs-cache") if not e.endswith(".lock")]
+    assert len(entries) == 1, entries
+
+
+def test_ssh_remote_fails_fast_without_prompt(tmp_path):
+    # nothing listens on port 1: ssh in batch mode fails at once instead of asking anything
+    t0 = time.monotonic()
+    run = run_runner(tmp_path, repo_task("ssh://git@127.0.0.1:1/nothing.git"), timeout=60)
+    assert run.rc == 86, run
+    assert run.result["status_reason"] == "failed cloning repository"
+    assert time.monotonic() - t0 < 60
+
+
+def test_standalone_mode_uses_code_in_place(tmp_path, repo):
+    build = tmp_path / "build"
+    wc = build / "task_repository" / "proj.git"
+    wc.parent.mkdir(parents=True)
+    git("clone", "-q", repo.bare, str(wc))
+    (wc / "version.txt").write_text("local edit\n")
+    run = run_runner(tmp_path, repo_task(repo.file_url), args=["--standalone-mode"],
+                     build_dir=str(build))
+    assert run.rc == 0, run
+    assert version_of(run) == "local edit"  # no clone, no checkout over the code
+    assert "cloning: " not in run.output
+    # nothing there: a clear failure
+    run = run_runner(tmp_path, repo_task(repo.file_url), args=["--standalone-mode"],
+                     build_dir=str(tmp_path / "empty-build"), tag="none")
+    assert run.rc == 86, run
+    assert "standalone" in run.result["error"]
