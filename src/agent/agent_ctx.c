@@ -139,7 +139,7 @@ agent_apply_environment_section(const json_t *root)
 {
 	json_t *env = cfg_get(root, "environment");
 	int count = 0;
-	if (env == NULL || json_is_null(env))
+	if (env == NULL || json_is_null(env) || !cfg_bool(root, "agent.apply_environment", 1))
 		return 0;
 	const char *key;
 	json_t *val;

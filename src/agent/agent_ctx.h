@@ -36,7 +36,8 @@ int agent_ctx_login(struct agent_ctx *ctx, int retry_forever);
 int agent_ctx_dump_config(struct agent_ctx *ctx, char *err, size_t errlen);
 
 /* §2.7: export each `environment { KEY: value }` entry (object or list of {key,value} pairs;
- * null → ""). Returns how many were set. Non-scalar values are skipped with a warning. */
+ * null → "") unless agent.apply_environment is false. Returns how many were set. Non-scalar
+ * values are skipped with a warning. */
 int agent_apply_environment_section(const json_t *root);
 
 /* agent.worker_name, else CLEARML_WORKER_NAME, else the host name. Caller frees. */

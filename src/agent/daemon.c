@@ -46,6 +46,7 @@
 #define REPORT_MS 30000
 #define FIRST_REPORT_MS 3000
 #define LOOP_CALL_DEADLINE_MS 5000
+#define REPORT_DEADLINE_MS 2000 /* reports are best effort: keep slot ticks on time */
 #define STOP_WAIT_SEC 10
 #define STOP_GRACEFUL_WAIT_SEC 3600
 
@@ -391,7 +392,7 @@ status_report(struct daemon *d, json_t *machine_stats, const char *queue, const 
 		json_object_set_new(req, "queue", json_string(queue));
 	if (task)
 		json_object_set_new(req, "task", json_string(task));
-	struct api_call_opts co = {.deadline_ms = LOOP_CALL_DEADLINE_MS, .cancel = &g_cancel};
+	struct api_call_opts co = {.deadline_ms = REPORT_DEADLINE_MS, .cancel = &g_cancel};
 	struct api_error e;
 	if (api_call_ex(d->ctx.api, "workers.status_report", req, &co, NULL, &e) < 0)
 		log_debug("status report failed: %s", e.msg);
@@ -991,6 +992,8 @@ cmd_daemon(const struct cli_opts *o, struct config *cfg)
 	if (d.daemon_log && rc == EXIT_INTERRUPTED && !o->debug)
 		unlink(d.daemon_log);
 out:
+	if (rc == 1 && g_term)
+		rc = EXIT_INTERRUPTED; /* stopped during start-up */
 	worker_ident_free(&wi);
 	daemon_free(&d);
 	return rc;

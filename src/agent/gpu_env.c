@@ -79,7 +79,8 @@ gpu_env_plan(const char *gpus, int cpu_only, int in_kubernetes, struct gpu_env_p
 void
 gpu_env_apply_envv(const struct gpu_env_plan *plan, struct envv *e)
 {
-	if (envv_get(e, "CUDA_DEVICE_ORDER") == NULL)
+	const char *order = envv_get(e, "CUDA_DEVICE_ORDER");
+	if (order == NULL || *order == '\0')
 		envv_set(e, "CUDA_DEVICE_ORDER", "PCI_BUS_ID");
 	if (!plan->change)
 		return;
@@ -93,7 +94,8 @@ gpu_env_apply_envv(const struct gpu_env_plan *plan, struct envv *e)
 void
 gpu_env_apply_process(const struct gpu_env_plan *plan)
 {
-	setenv("CUDA_DEVICE_ORDER", "PCI_BUS_ID", 0);
+	if (env_get("CUDA_DEVICE_ORDER") == NULL)
+		setenv("CUDA_DEVICE_ORDER", "PCI_BUS_ID", 1);
 	if (!plan->change)
 		return;
 	setenv("NVIDIA_VISIBLE_DEVICES", plan->value, 1);

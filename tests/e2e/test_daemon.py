@@ -233,3 +233,66 @@ def test_instance_slots_and_pid_files(server, api, tmp_path):
         assert a.stop() == 254
         b.stop()
     assert not [f for f in os.listdir(env["TMPDIR"]) if f.startswith(".clearmlagent_")]
+
+
+ENV_PROBE = """import os, json
+keys = ["CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES", "CUDA_DEVICE_ORDER", "CLEARML_WORKER_ID",
+        "TRAINS_WORKER_ID", "FROM_ENV_SECTION"]
+print("ENV=" + json.dumps({k: os.environ.get(k) for k in keys}), flush=True)
+"""
+
+
+def probe_env(api, t):
+    import json
+    for line in api.task_log_text(t).splitlines():
+        if line.startswith("ENV="):
+            return json.loads(line[4:])
+    raise AssertionError(api.task_log_text(t))
+
+
+def test_gpus_worker_id_and_task_env(server, api, tmp_path):
+    create_queue(api, "gpuq")
+    t = create_script_task(api, ENV_PROBE, name="gpu probe")
+    enqueue(api, t, queue_name="gpuq")
+    a = daemon(server, tmp_path, ["--queue", "gpuq", "--gpus", "0.1,1"],
+               env={"CLEARML_WORKER_NAME": "gpuhost", "CUDA_DEVICE_ORDER": ""})
+    try:
+        assert wait_status(api, t)["status"] == "completed"
+    finally:
+        a.stop()
+    assert 'Worker "gpuhost:gpu0:1,1"' in a.output()
+    env = probe_env(api, t)
+    assert env["CUDA_VISIBLE_DEVICES"] == "0:1,1"
+    assert env["NVIDIA_VISIBLE_DEVICES"] == "0:1,1"
+    assert env["CUDA_DEVICE_ORDER"] == "PCI_BUS_ID"
+    assert env["CLEARML_WORKER_ID"] == env["TRAINS_WORKER_ID"] == "gpuhost:gpu0:1,1"
+
+
+def test_cpu_only_and_environment_section(server, api, tmp_path):
+    create_queue(api, "cpuq")
+    conf = str(tmp_path / "with-env.conf")
+    with open(conf, "w") as f:
+        f.write(open(server.conf).read() + '\nenvironment {\n  FROM_ENV_SECTION: "yes it is"\n}\n')
+    t = create_script_task(api, ENV_PROBE, name="cpu probe")
+    enqueue(api, t, queue_name="cpuq")
+    import subprocess
+    from agent_helper import agent_env
+    from conftest import binary
+    log = open(str(tmp_path / "cpu-agent.log"), "wb")
+    p = subprocess.Popen([binary("clearml-agent"), "--config-file", conf, "daemon", "--foreground",
+                          "--queue", "cpuq", "--cpu-only", "--polling-interval", FAST_POLL],
+                         env=agent_env(tmp_path, fast_env(tmp_path,
+                                                          {"CLEARML_WORKER_NAME": "cpuhost"})),
+                         stdout=log, stderr=subprocess.STDOUT)
+    try:
+        assert wait_status(api, t)["status"] == "completed"
+    finally:
+        p.send_signal(signal.SIGTERM)
+        p.wait(60)
+        log.close()
+    out = open(str(tmp_path / "cpu-agent.log")).read()
+    assert 'Worker "cpuhost:cpu:0"' in out, out
+    env = probe_env(api, t)
+    assert env["CUDA_VISIBLE_DEVICES"] == "none" and env["NVIDIA_VISIBLE_DEVICES"] == "none"
+    assert env["FROM_ENV_SECTION"] == "yes it is"
+    assert "yes it is" not in out  # the environment section is masked in the print-out

@@ -104,6 +104,13 @@ test_environment_section(void **state)
 	root = json_object();
 	assert_int_equal(agent_apply_environment_section(root), 0);
 	json_decref(root);
+	/* agent.apply_environment: false turns the section off */
+	unsetenv("CML_UT_H");
+	root = json_pack("{s:{s:s},s:{s:b}}", "environment", "CML_UT_H", "h", "agent",
+	                 "apply_environment", 0);
+	assert_int_equal(agent_apply_environment_section(root), 0);
+	assert_null(getenv("CML_UT_H"));
+	json_decref(root);
 }
 
 int
