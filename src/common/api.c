@@ -168,16 +168,16 @@ api_parse_envelope(const char *body, size_t len, int http_status, json_t **data_
 	}
 	const json_t *meta = json_object_get(root, "meta");
 	const json_t *rc = json_object_get(meta, "result_code");
-	if (!json_is_object(meta) || !json_is_integer(rc)) {
+	if (!json_is_object(meta) || !json_is_number(rc)) {
 		err->code = http_status;
 		errf(err, "HTTP %d, reply has no meta.result_code", http_status);
 		json_decref(root);
 		return -1;
 	}
-	err->code = (int)json_integer_value(rc);
-	const json_t *sub = json_object_get(meta, "result_subcode");
-	if (json_is_integer(sub))
-		err->subcode = (int)json_integer_value(sub);
+	double code = json_number_value(rc), subcode = json_number_value(json_object_get(meta,
+	                                                                             "result_subcode"));
+	err->code = code > -1e6 && code < 1e6 ? (int)code : -1;
+	err->subcode = subcode > -1e9 && subcode < 1e9 ? (int)subcode : -1;
 	const char *msg = json_string_value(json_object_get(meta, "result_msg"));
 	if (err->code != 200) {
 		errf(err, "%d/%d: %s", err->code, err->subcode,

@@ -118,6 +118,11 @@ test_envelope_missing_meta(void **state)
 	assert_non_null(strstr(err.msg, "meta.result_code"));
 	const char *badcode = "{\"meta\":{\"result_code\":\"200\"},\"data\":{}}";
 	assert_int_equal(api_parse_envelope(badcode, strlen(badcode), 200, NULL, &err), -1);
+	/* a float code (some JSON encoders) is still a code */
+	const char *realcode = "{\"meta\":{\"result_code\":200.0,\"result_subcode\":0.0}}";
+	assert_int_equal(api_parse_envelope(realcode, strlen(realcode), 200, NULL, &err), 0);
+	const char *hugecode = "{\"meta\":{\"result_code\":1e300}}";
+	assert_int_equal(api_parse_envelope(hugecode, strlen(hugecode), 200, NULL, &err), -1);
 }
 
 static char *
