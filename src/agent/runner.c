@@ -311,6 +311,27 @@ place_code(struct run_state *st, enum task_binary kind, int entry_forced)
 	return 0;
 }
 
+/* §5.3 / §5.10: move the SDK's Task.init lines below __future__ imports, or add them with
+ * CLEARML_AGENT_FORCE_TASK_INIT. Best effort: a file we cannot read or write is left alone. */
+static void
+patch_entry_script(struct run_state *st)
+{
+	if (entry_is_flag(st->entry) || !str_ends_with(st->entry, ".py"))
+		return;
+	char *full = st->entry[0] == '/' ? xstrdup(st->entry) : xasprintf("%s/%s", st->script_dir, st->entry);
+	struct stat sb;
+	size_t len = 0;
+	char *text = lstat(full, &sb) == 0 && S_ISREG(sb.st_mode) ? read_file(full, (size_t)16 << 20, &len) : NULL;
+	if (text && strlen(text) == len) {
+		char *patched = script_patch_task_init(text, env_bool("CLEARML_AGENT_FORCE_TASK_INIT", 0));
+		if (patched && write_file_atomic(full, patched, strlen(patched), sb.st_mode & 0777) < 0)
+			printf("warning: could not update %s: %s\n", full, strerror(errno));
+		free(patched);
+	}
+	free(text);
+	free(full);
+}
+
 /* §5.9 custom build script. Returns 1 when it supplied the interpreter/entry/working dir (st->py
  * filled, pyenv skipped), 0 for the standard flow, or an exit status > 1 with the result written
  * (the script failed: the runner exits with its code). */
@@ -497,6 +518,8 @@ runner_run(const struct runner_args *args, const json_t *config_root, const json
 	if ((rc = place_code(&st, kind, force_exec != NULL)) != 0)
 		goto out;
 	rc = RUNNER_EXIT_SETUP_FAILED;
+	if (kind == TASK_BIN_PYTHON)
+		patch_entry_script(&st);
 
 	int cb = custom_build(&st);
 	if (cb > 1) {

@@ -373,6 +373,111 @@ expand_env_vars(const char *s)
 	return buf_steal(&b);
 }
 
+/* ---- Task.init patching ---- */
+
+struct line_span {
+	const char *p;
+	size_t n; /* including the '\n' when there is one */
+};
+
+static size_t
+split_lines(const char *text, struct line_span **out)
+{
+	size_t cap = 64, n = 0;
+	struct line_span *v = xcalloc(cap, sizeof *v);
+	const char *p = text;
+	while (*p) {
+		const char *nl = strchr(p, '\n');
+		size_t len = nl ? (size_t)(nl - p) + 1 : strlen(p);
+		if (n == cap) {
+			cap *= 2;
+			v = xreallocarray(v, cap, sizeof *v);
+		}
+		v[n++] = (struct line_span){p, len};
+		p += len;
+	}
+	*out = v;
+	return n;
+}
+
+static int
+line_starts(const struct line_span *l, const char *prefix)
+{
+	size_t pl = strlen(prefix);
+	return l->n >= pl && strncmp(l->p, prefix, pl) == 0;
+}
+
+static int
+line_contains(const struct line_span *l, const char *needle)
+{
+	size_t nl = strlen(needle);
+	for (size_t i = 0; i + nl <= l->n; i++)
+		if (strncmp(l->p + i, needle, nl) == 0)
+			return 1;
+	return 0;
+}
+
+/* Index of the line after the last top-level `from __future__` import (0 when none), following a
+ * parenthesised import to its closing line. */
+static size_t
+after_future(const struct line_span *v, size_t n, size_t skip_from, size_t skip_count)
+{
+	size_t pos = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (i >= skip_from && i < skip_from + skip_count)
+			continue;
+		if (line_starts(&v[i], "from __future__ import")) {
+			size_t j = i;
+			if (line_contains(&v[i], "(") && !line_contains(&v[i], ")"))
+				while (j + 1 < n && !line_contains(&v[j], ")"))
+					j++;
+			pos = j + 1;
+		}
+	}
+	return pos;
+}
+
+char *
+script_patch_task_init(const char *text, int force)
+{
+	static const char init_lines[] = "from clearml import Task\n(__name__ != \"__main__\") or Task.init()\n";
+	struct line_span *v;
+	size_t n = split_lines(text, &v);
+	char *out = NULL;
+	struct buf b;
+	if (n >= 2 && line_starts(&v[0], "from clearml") && line_contains(&v[1], "Task.init")) {
+		size_t pos = after_future(v, n, 0, 2);
+		if (pos > 2) {
+			buf_init(&b, strlen(text) + 2);
+			for (size_t i = 2; i < pos; i++)
+				buf_append(&b, v[i].p, v[i].n);
+			if (b.len && b.data[b.len - 1] != '\n')
+				buf_puts(&b, "\n");
+			for (size_t i = 0; i < 2; i++)
+				buf_append(&b, v[i].p, v[i].n);
+			for (size_t i = pos; i < n; i++)
+				buf_append(&b, v[i].p, v[i].n);
+			out = buf_steal(&b);
+		}
+	} else if (force && !(strstr(text, "from clearml import Task") && strstr(text, "Task.init("))) {
+		size_t pos = after_future(v, n, 0, 0);
+		if (pos == 0) /* keep a shebang / coding line first */
+			while (pos < n && pos < 2 && line_starts(&v[pos], "#"))
+				pos++;
+		buf_init(&b, strlen(text) + sizeof init_lines + 2);
+		for (size_t i = 0; i < pos; i++)
+			buf_append(&b, v[i].p, v[i].n);
+		if (b.len && b.data[b.len - 1] != '\n')
+			buf_puts(&b, "\n");
+		buf_puts(&b, init_lines);
+		for (size_t i = pos; i < n; i++)
+			buf_append(&b, v[i].p, v[i].n);
+		out = buf_steal(&b);
+	}
+	free(v);
+	return out;
+}
+
 /* ---- command line ---- */
 
 enum task_binary

@@ -72,6 +72,12 @@ enum task_binary task_binary_kind(const char *binary, int *unknown);
 /* Is the entry point a module / inline command (`-m …` / `-c …`) rather than a file? */
 int entry_is_flag(const char *entry_point);
 
+/* §5.3 / §5.10 Task.init patching of the entry script. When the script starts with the SDK's
+ * `from clearml …` + `Task.init` lines, they are moved below the `from __future__` imports; with
+ * force (CLEARML_AGENT_FORCE_TASK_INIT) the two lines are added there unless already present.
+ * Returns the new text, or NULL when nothing changes. Caller frees. */
+char *script_patch_task_init(const char *text, int force);
+
 struct argv_spec {
 	enum task_binary kind;
 	const char *python;          /* interpreter (python kind) */

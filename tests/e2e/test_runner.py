@@ -246,3 +246,18 @@ printf '{{"binary": "/usr/bin/python3", "entry_point": "real.py", "working_dir":
                      env={"CLEARML_AGENT_CUSTOM_BUILD_SCRIPT": str(tmp_path / "nope.sh")})
     assert run.rc == 0, run
     assert "STANDARD" in run.output
+
+
+def test_force_task_init(tmp_path):
+    fake = tmp_path / "fakesdk" / "clearml"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text(
+        "class Task:\n    @staticmethod\n    def init(*a, **k):\n        print('FAKE Task.init called')\n")
+    script = "from __future__ import annotations\nprint('BODY')\n"
+    run = run_runner(tmp_path, literal_task(script),
+                     env={"CLEARML_AGENT_FORCE_TASK_INIT": "1",
+                          "CLEARML_AGENT_EXTRA_PYTHON_PATH": str(tmp_path / "fakesdk")})
+    assert run.rc == 0, run
+    assert run.output.index("FAKE Task.init called") < run.output.index("BODY")
+    text = open(os.path.join(run.build_dir, "code", "script.py")).read()
+    assert text.startswith("from __future__ import annotations\nfrom clearml import Task\n")

@@ -235,6 +235,37 @@ test_task_env(void **state)
 	assert_false(env_name_ok(""));
 }
 
+static void
+test_task_init_patch(void **state)
+{
+	(void)state;
+	/* SDK lines first, __future__ below: moved below the future imports */
+	char *p = script_patch_task_init("from clearml import Task\ntask = Task.init()\n"
+	                                 "from __future__ import print_function\nprint(1)\n", 0);
+	assert_non_null(p);
+	assert_string_equal(p, "from __future__ import print_function\nfrom clearml import Task\n"
+	                       "task = Task.init()\nprint(1)\n");
+	free(p);
+	/* already in the right place: nothing to do */
+	assert_null(script_patch_task_init("from clearml import Task\nTask.init()\nprint(1)\n", 0));
+	assert_null(script_patch_task_init("print(1)\n", 0));
+	/* forced: added after __future__ (multi-line) */
+	p = script_patch_task_init("\"\"\"doc\"\"\"\nfrom __future__ import (a,\n  b)\nprint(1)", 1);
+	assert_string_equal(p, "\"\"\"doc\"\"\"\nfrom __future__ import (a,\n  b)\nfrom clearml import Task\n"
+	                       "(__name__ != \"__main__\") or Task.init()\nprint(1)");
+	free(p);
+	/* forced, no __future__: after a shebang/coding line */
+	p = script_patch_task_init("#!/usr/bin/env python\nprint(1)\n", 1);
+	assert_string_equal(p, "#!/usr/bin/env python\nfrom clearml import Task\n"
+	                       "(__name__ != \"__main__\") or Task.init()\nprint(1)\n");
+	free(p);
+	/* forced but already patched */
+	assert_null(script_patch_task_init("import x\nfrom clearml import Task\nTask.init(project_name='p')\n", 1));
+	p = script_patch_task_init("", 1);
+	assert_string_equal(p, "from clearml import Task\n(__name__ != \"__main__\") or Task.init()\n");
+	free(p);
+}
+
 int
 main(void)
 {
@@ -247,6 +278,7 @@ main(void)
 		cmocka_unit_test(test_binary_kind),
 		cmocka_unit_test(test_build_argv),
 		cmocka_unit_test(test_task_env),
+		cmocka_unit_test(test_task_init_patch),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
