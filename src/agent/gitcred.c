@@ -465,6 +465,12 @@ gitcred_git_env(struct envv *env)
 	envv_set(env, "GIT_TERMINAL_PROMPT", "0");
 	if (envv_get(env, "GIT_SSH_COMMAND") == NULL && envv_get(env, "GIT_SSH") == NULL)
 		envv_set(env, "GIT_SSH_COMMAND", "ssh -oBatchMode=yes");
+	/* a remote that accepts and then stalls must not hold the task forever (curl waits
+	 * indefinitely by default); the user's own values win */
+	if (envv_get(env, "GIT_HTTP_LOW_SPEED_LIMIT") == NULL)
+		envv_set(env, "GIT_HTTP_LOW_SPEED_LIMIT", "1000");
+	if (envv_get(env, "GIT_HTTP_LOW_SPEED_TIME") == NULL)
+		envv_set(env, "GIT_HTTP_LOW_SPEED_TIME", "300");
 	/* never let a stale askpass from the agent's own environment answer for us */
 	envv_unset(env, ASKPASS_USER_VAR);
 	envv_unset(env, ASKPASS_PASS_VAR);

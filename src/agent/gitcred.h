@@ -63,7 +63,8 @@ int gitcred_askpass_setup(struct git_askpass *ap, const char *user, const char *
                           const char *host, struct envv *env, char *err, size_t errlen);
 void gitcred_askpass_cleanup(struct git_askpass *ap);
 
-/* The environment every git call gets: no terminal prompts, ssh in batch mode. */
+/* The environment every git call gets: no terminal prompts, ssh in batch mode, and an HTTP
+ * transfer that stays below 1000 B/s for 300 s aborted (GIT_HTTP_LOW_SPEED_*, unless set). */
 void gitcred_git_env(struct envv *env);
 
 /* For pyenv: a requirement line with a git URL (`git+https://…`, `pkg @ git+ssh://…`) rewritten

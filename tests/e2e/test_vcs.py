@@ -310,3 +310,40 @@ def test_standalone_mode_uses_code_in_place(tmp_path, repo):
                      build_dir=str(tmp_path / "empty-build"), tag="none")
     assert run.rc == 86, run
     assert "standalone" in run.result["error"]
+
+
+def test_stalled_http_remote_is_bounded(tmp_path):
+    """A remote that accepts connections and never answers: the clone is aborted by the HTTP
+    low-speed limit (the agent's default is 300 s; the test shortens it) instead of hanging."""
+    import socket
+    import threading
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(8)
+    held = []
+    stop = threading.Event()
+
+    def accept():
+        srv.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(srv.accept()[0])
+            except OSError:
+                pass
+
+    t = threading.Thread(target=accept, daemon=True)
+    t.start()
+    try:
+        port = srv.getsockname()[1]
+        t0 = time.monotonic()
+        run = run_runner(tmp_path, repo_task(f"http://127.0.0.1:{port}/stall.git"), timeout=60,
+                         env={"GIT_HTTP_LOW_SPEED_TIME": "2"})
+        assert run.rc == 86, run
+        assert run.result["status_reason"] == "failed cloning repository"
+        assert time.monotonic() - t0 < 60
+    finally:
+        stop.set()
+        t.join(5)
+        for c in held:
+            c.close()
+        srv.close()
