@@ -319,7 +319,7 @@ main(int argc, char **argv)
 	struct server srv = {0};
 	char *host = xstrdup("127.0.0.1");
 	char *data_dir = NULL;
-	int port = 8008, threads = 4, cred_create = 0;
+	int port = 8008, threads = 4, cred_create = 0, rc = 1;
 	srv.worker_timeout_sec = 600;
 	srv.task_watchdog_sec = 7200;
 	for (int i = 1; i < argc; i++) {
@@ -327,14 +327,15 @@ main(int argc, char **argv)
 		const char *next = i + 1 < argc ? argv[i + 1] : NULL;
 		if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
 			usage(stdout);
-			return 0;
+			rc = 0;
+			goto out;
 		} else if (!strcmp(a, "--host") && next) {
 			free(host);
 			host = xstrdup(next);
 			i++;
 		} else if (!strcmp(a, "--port")) {
 			if (int_arg(a, next, 0, 65535, &port))
-				return 2;
+				goto usage_err;
 			i++;
 		} else if (!strcmp(a, "--data-dir") && next) {
 			free(data_dir);
@@ -342,15 +343,15 @@ main(int argc, char **argv)
 			i++;
 		} else if (!strcmp(a, "--worker-timeout-sec")) {
 			if (int_arg(a, next, 1, 100000000, &srv.worker_timeout_sec))
-				return 2;
+				goto usage_err;
 			i++;
 		} else if (!strcmp(a, "--task-watchdog-sec")) {
 			if (int_arg(a, next, 1, 100000000, &srv.task_watchdog_sec))
-				return 2;
+				goto usage_err;
 			i++;
 		} else if (!strcmp(a, "--threads")) {
 			if (int_arg(a, next, 1, 64, &threads))
-				return 2;
+				goto usage_err;
 			i++;
 		} else if (!strcmp(a, "--debug")) {
 			log_set_level(LOG_DEBUG);
@@ -360,7 +361,7 @@ main(int argc, char **argv)
 		} else {
 			fprintf(stderr, "clearml-server-lite: unknown argument '%s'\n", a);
 			usage(stderr);
-			return 2;
+			goto usage_err;
 		}
 	}
 	if (!data_dir)
@@ -369,7 +370,6 @@ main(int argc, char **argv)
 	srv.port = port;
 	srv.data_dir = data_dir;
 	srv.db_path = xasprintf("%s/server-lite.db", data_dir);
-	int rc = 1;
 	if (cred_create) {
 		rc = cmd_credentials_create(&srv);
 		goto out;
@@ -438,6 +438,9 @@ main(int argc, char **argv)
 		pthread_join(bg, NULL);
 	}
 	rc = 0;
+	goto out;
+usage_err:
+	rc = 2;
 out:
 	db_thread_close();
 	free(srv.db_path);

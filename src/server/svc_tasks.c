@@ -682,10 +682,9 @@ tasks_create(struct req *q, struct reply *r)
 	json_object_set_new(t, "models", models);
 	if (json_is_object(json_object_get(b, "container")) && !json_object_get(t, "container"))
 		json_object_set(t, "container", json_object_get(b, "container"));
-	json_object_set(t, "runtime", json_is_object(json_object_get(b, "runtime"))
-	                                  ? json_object_get(b, "runtime") : json_object());
-	if (json_is_object(json_object_get(t, "runtime")) && !json_object_get(b, "runtime"))
-		json_object_set_new(t, "runtime", json_object());
+	json_object_set_new(t, "runtime", json_is_object(json_object_get(b, "runtime"))
+	                                      ? json_deep_copy(json_object_get(b, "runtime"))
+	                                      : json_object());
 	if (begin(q, r) != 0)
 		goto fail;
 	if (task_save(q->db, t) != 0) {
