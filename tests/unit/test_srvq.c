@@ -172,6 +172,32 @@ test_queue_order_and_moves(void **state)
 	sqlite3_close(db);
 }
 
+static void
+test_workers_expire_and_live_task(void **state)
+{
+	(void)state;
+	sqlite3 *db = NULL;
+	assert_int_equal(sqlite3_open(":memory:", &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, svc_workers_schema, NULL, NULL, NULL), SQLITE_OK);
+	/* now = 1000 s; "old" reported at 100 s with a 600 s timeout (dead since 700 s),
+	 * "fresh" at 900 s with 600 s (alive until 1500 s). Times in microseconds. */
+	assert_int_equal(sqlite3_exec(db,
+		"INSERT INTO workers(company, user, id, register_time, timeout, last_activity_time, task)"
+		" VALUES ('c','u','old',100000000,600,100000000,'t1'),"
+		"        ('c','u','fresh',900000000,600,900000000,'t2');", NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(workers_task_has_live_worker(db, "t1", 1000000), 0);
+	assert_int_equal(workers_task_has_live_worker(db, "t2", 1000000), 1);
+	assert_int_equal(workers_task_has_live_worker(db, "t2", 1600000), 0);
+	workers_expire(db, 1000000);
+	sqlite3_stmt *st = NULL;
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT group_concat(id) FROM workers", -1, &st, NULL),
+	                 SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_string_equal((const char *)sqlite3_column_text(st, 0), "fresh");
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+}
+
 int
 main(void)
 {
@@ -181,6 +207,7 @@ main(void)
 		cmocka_unit_test(test_projection),
 		cmocka_unit_test(test_event_normalize),
 		cmocka_unit_test(test_queue_order_and_moves),
+		cmocka_unit_test(test_workers_expire_and_live_task),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
