@@ -1612,6 +1612,7 @@ pyenv_setup(const struct pyenv_request *rq, struct pyenv_result *rs)
 	struct pyinfo base = {0};
 	struct task_reqs tr = {0};
 	struct pip_ctx c = {.rq = rq, .base = &base};
+	int64_t t_start = mono_ms();
 	tool_env(&c.env);
 	gitcred_from_config(&c.creds, rq->config);
 	int rc = -1;
@@ -1889,6 +1890,9 @@ pyenv_setup(const struct pyenv_request *rq, struct pyenv_result *rs)
 out:
 	if (rc != 0 && !rs->reason[0])
 		set_reason(rs, "python environment setup failed");
+	if (rc == 0)
+		say("Python environment ready in %.3f s%s", (double)(mono_ms() - t_start) / 1000.0,
+		    rs->cache_hit ? " (cached)" : "");
 	if (rc == 0 && rs->frozen) {
 		char *s = json_dumps(json_object_get(rs->frozen, "pip"), 0);
 		log_debug("frozen requirements: %s", s ? s : "");
