@@ -228,3 +228,16 @@ def test_big_log_event_roundtrip(api):
     text = "".join(f"{i:06d} \u00e9 \"quoted\" \\ tab\t\n" for i in range(3000))[:65536]
     api.batch("events.add_batch", [log(tid, 1, text)])
     assert api.task_log_text(tid) == text
+
+
+def test_reset_and_delete_of_a_task_drop_its_events(api):
+    reset, deleted, other = new_task(api, "ev-reset"), new_task(api, "ev-deleted"), new_task(api, "ev-other")
+    api.batch("events.add_batch", [log(t, 1, f"{t} line") for t in (reset, deleted, other)] +
+              [scalar(reset, 4, 1.0)])
+    api.call("tasks.reset", task=reset, force=True)
+    assert api.task_log(reset) == []
+    assert api.call("events.get_task_events", task=reset)["total"] == 0
+    api.call("tasks.delete", task=deleted, force=True)
+    assert api.call("events.get_task_log", task=other)["total"] == 1
+    # deleting (or resetting) one task leaves the other tasks' events alone
+    assert [e["msg"] for e in api.task_log(other)] == [f"{other} line"]

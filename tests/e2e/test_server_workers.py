@@ -39,6 +39,7 @@ def test_register_get_all_unregister(api):
     assert w["key"] == f"worker_{ident['company']}_{ident['user']}_host:0"
     assert w["user"]["id"] == ident["user"] and w["company"]["id"] == ident["company"]
     assert w["register_timeout"] == 600
+    assert w["ip"] == "127.0.0.1"
     assert ISO.match(w["register_time"]) and ISO.match(w["last_activity_time"])
     assert w["tags"] == ["t1", "t2"]
     assert w["queues"] == [{"id": qid, "name": "default", "num_tasks": 0}]
