@@ -374,3 +374,35 @@ def test_frozen_requirements_survive_the_result_file(tmp_path, pkg_index):
     assert run.rc == 0, run
     assert json.loads(json.dumps(run.result["requirements"])) == {"pip": ["tinyalpha==2.0"]}
     assert "Summary - installed python packages:" in run.output
+
+
+def test_priority_post_extra_index_and_extra_flags(tmp_path, pkg_index):
+    """priority_packages go first one by one, post_packages after the main file; packages come
+    from agent.package_manager.extra_index_url when the main index is down; and
+    CLEARML_EXTRA_PIP_INSTALL_FLAGS reach every install (shlex-split)."""
+    uv = find_uv()
+    if not uv:
+        pytest.skip("uv is not installed (scripts/install-python-tools.sh could not install it)")
+    conf = write_conf(tmp_path, {"package_manager": {
+        "type": "uv", "priority_packages": ["TinyDelta"], "post_packages": ["tinyeps"],
+        "extra_index_url": [pkg_index.url]}})
+    env = index_env(pkg_index, tmp_path, {
+        "PATH": os.path.dirname(uv) + ":" + os.environ["PATH"],
+        # the main index has nothing (404 for every project): all must come from the extra one
+        "UV_INDEX_URL": pkg_index.url.replace("/simple", "/empty"),
+        "UV_DEFAULT_INDEX": pkg_index.url.replace("/simple", "/empty"),
+        "CLEARML_EXTRA_PIP_INSTALL_FLAGS": "--no-deps  '--index-strategy' unsafe-best-match"})
+    task = literal_task("print('ok')", script_extra={"requirements": {
+        "pip": "tinyeps\ntinybeta\ntinydelta==1.0\n"}})
+    run = run_runner(tmp_path, task, conf=conf, env=env, timeout=120)
+    assert run.rc == 0, run
+    installs = [ln for ln in run.output.splitlines() if f"{uv} pip install" in ln]
+    assert len(installs) == 3, installs
+    assert " tinydelta==1.0 " in installs[0]
+    assert " -r " in installs[1]
+    assert " tinyeps " in installs[2]
+    for ln in installs:
+        assert f"--extra-index-url {pkg_index.url}" in ln and ln.endswith(
+            "--no-deps --index-strategy unsafe-best-match")
+    frozen = run.result["requirements"]["pip"]
+    assert sorted(frozen) == ["tinybeta==1.0", "tinydelta==1.0", "tinyeps==1.0"]  # --no-deps
