@@ -34,6 +34,7 @@
 #include "agent/commands.h"
 #include "agent/gpu_env.h"
 #include "agent/monitor.h"
+#include "agent/queue_sched.h"
 #include "agent/slot.h"
 #include "agent/worker_id.h"
 #include "api.h"
@@ -129,8 +130,7 @@ struct daemon {
 	char *daemon_log;
 	double poll_interval;
 	int64_t next_poll, next_sample, next_report;
-	size_t rr_pos;       /* fairness: next queue of the current round */
-	int round_got_task;  /* fairness: this round ran something */
+	struct queue_sched qs; /* which queue to ask next */
 	json_t *tags;        /* --child-report-tags, or NULL */
 	int registered;
 };
@@ -517,41 +517,24 @@ try_queue(struct daemon *d, size_t qi)
 	return 1;
 }
 
-/* Fill free slots from the queues. Returns when no slot is free or a whole round found
- * nothing (then the next poll waits polling_interval). */
+/* Fill free slots from the queues in queue_sched order. Returns when no slot is free (poll again
+ * as soon as one is) or a whole round found nothing (then wait polling_interval). */
 static void
 poll_queues(struct daemon *d)
 {
 	size_t si;
 	while (free_slot(d, &si) != NULL && !g_term && !g_drain) {
-		if (!d->o->order_fairness) {
-			int got = 0;
-			for (size_t i = 0; i < d->nq && !got; i++)
-				got = try_queue(d, i);
-			if (!got)
-				goto sleep;
-			continue; /* priority: start over from the first queue */
+		long qi = queue_sched_next(&d->qs);
+		if (qi < 0) {
+			if (d->o->foreground || d->o->debug)
+				printf("No tasks in Queues, sleeping for %.1f seconds\n", d->poll_interval);
+			fflush(stdout);
+			d->next_poll = mono_ms() + (int64_t)(d->poll_interval * 1000);
+			return;
 		}
-		/* fairness: continue the round where it stopped */
-		if (d->rr_pos >= d->nq) {
-			if (!d->round_got_task)
-				goto sleep;
-			d->rr_pos = 0; /* a round that ran tasks starts the next at once */
-			d->round_got_task = 0;
-		}
-		size_t qi = d->rr_pos++;
-		if (try_queue(d, qi))
-			d->round_got_task = 1;
+		queue_sched_result(&d->qs, try_queue(d, (size_t)qi));
 	}
 	d->next_poll = mono_ms();
-	return;
-sleep:
-	if (d->o->foreground || d->o->debug)
-		printf("No tasks in Queues, sleeping for %.1f seconds\n", d->poll_interval);
-	fflush(stdout);
-	d->rr_pos = 0;
-	d->round_got_task = 0;
-	d->next_poll = mono_ms() + (int64_t)(d->poll_interval * 1000);
 }
 
 static int64_t
@@ -622,8 +605,6 @@ event_loop(struct daemon *d)
 				d->slot_queue[i] = NULL;
 				if (!terminating)
 					status_report(d, NULL, NULL, NULL);
-				if (!d->o->order_fairness)
-					d->rr_pos = 0;
 				d->next_poll = mono_ms(); /* no sleep after a task */
 			}
 		}
@@ -974,6 +955,7 @@ cmd_daemon(const struct cli_opts *o, struct config *cfg)
 	if (o->detached)
 		print_queue_table(&d);
 
+	queue_sched_init(&d.qs, d.nq, o->order_fairness);
 	d.registered = worker_register(&d) == 0;
 	d.mon = monitor_new(cfg->root);
 	d.nslots = 1;
