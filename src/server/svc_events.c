@@ -19,12 +19,6 @@
 
 #define SINGLE_VALUE_ITER (-2147483648LL)
 
-static const char *
-company_of(const struct req *q)
-{
-	return q->who ? q->who->company : SRV_DEFAULT_COMPANY;
-}
-
 static void
 md5_hex(const char *s, char out[33])
 {
@@ -78,7 +72,7 @@ ev_task_get(struct ev_tasks *ts, struct req *q, const char *task_id, int allow_l
 	} else {
 		const char *c = json_string_value(json_object_get(t->doc, "company"));
 		const char *st = json_string_value(json_object_get(t->doc, "status"));
-		if (c && strcmp(c, company_of(q)) != 0) {
+		if (c && strcmp(c, sq_company(q)) != 0) {
 			t->why = "Invalid task id";
 		} else if (!allow_locked && st && (strcmp(st, "published") == 0 ||
 		                                   strcmp(st, "publishing") == 0)) {
@@ -213,7 +207,7 @@ add_events(struct req *q, struct reply *r, json_t *events, int allow_locked)
 		} else {
 			msg = NULL;
 		}
-		int rc = event_insert(&ins, company_of(q), ev, msg ? json_string_value(msg) : NULL,
+		int rc = event_insert(&ins, sq_company(q), ev, msg ? json_string_value(msg) : NULL,
 		                      msg ? json_string_length(msg) : 0, evkey);
 		if (msg) {
 			json_object_set_new(ev, "msg", msg);
@@ -313,7 +307,7 @@ visible_task(struct req *q, struct reply *r, const char *task_id)
 {
 	json_t *t = task_load(q->db, task_id);
 	const char *c = t ? json_string_value(json_object_get(t, "company")) : NULL;
-	if (!t || (c && *c && strcmp(c, company_of(q)) != 0)) {
+	if (!t || (c && *c && strcmp(c, sq_company(q)) != 0)) {
 		json_decref(t);
 		reply_err(r, 400, 101, "Invalid task id: id=%s", task_id);
 		return NULL;

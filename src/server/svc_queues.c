@@ -15,38 +15,7 @@
 #include "server/workers.h"
 #include "util.h"
 
-static const char *
-company_of(const struct req *q)
-{
-	return q->who ? q->who->company : SRV_DEFAULT_COMPANY;
-}
-
-static int
-begin(struct req *q, struct reply *r)
-{
-	if (db_begin(q->db) != 0) {
-		reply_err(r, 500, 100, "Database error (could not start a transaction)");
-		return -1;
-	}
-	return 0;
-}
-
 /* Commit, or turn a failed commit into a 500. */
-static void
-finish(struct req *q, struct reply *r)
-{
-	if (r->code && r->code != 200) {
-		db_rollback(q->db);
-		return;
-	}
-	if (db_commit(q->db) != 0) {
-		db_rollback(q->db);
-		json_decref(r->data);
-		r->data = NULL;
-		reply_err(r, 500, 100, "Database error (commit failed)");
-	}
-}
-
 static int
 metadata_as_list(const struct req *q)
 {
@@ -82,14 +51,14 @@ h_create(struct req *q, struct reply *r)
 	const char *name = NULL, *display = NULL;
 	if (req_str(q, r, "name", 1, &name) != 0 || req_str(q, r, "display_name", 0, &display) != 0)
 		return;
-	if (begin(q, r) != 0)
+	if (sq_begin(q, r) != 0)
 		return;
 	char id[33];
 	if (queue_create(q->db, q->who, name, json_object_get(q->body, "tags"),
 	                 json_object_get(q->body, "system_tags"),
 	                 json_object_get(q->body, "metadata"), display, id, r) == 0)
 		reply_data(r, json_pack("{s:s}", "id", id));
-	finish(q, r);
+	sq_finish(q, r);
 }
 
 static void
@@ -151,7 +120,7 @@ get_all_impl(struct req *q, struct reply *r, int ex)
 	long long max = max_entries_of(q, r, &err);
 	if (err || getall_check(q->body, r) != 0)
 		return;
-	json_t *ids = queue_ids_of_company(q->db, company_of(q)), *docs = json_array();
+	json_t *ids = queue_ids_of_company(q->db, sq_company(q)), *docs = json_array();
 	size_t i;
 	json_t *idv;
 	json_array_foreach(ids, i, idv) {
@@ -160,7 +129,7 @@ get_all_impl(struct req *q, struct reply *r, int ex)
 			continue;
 		if (ex) {
 			entries_with_names(q->db, qq);
-			json_object_set_new(qq, "workers", workers_of_queue(q->db, company_of(q),
+			json_object_set_new(qq, "workers", workers_of_queue(q->db, sq_company(q),
 			                                                    json_string_value(idv)));
 		}
 		json_array_append_new(docs, qq);
@@ -194,7 +163,7 @@ static void
 h_get_default(struct req *q, struct reply *r)
 {
 	char id[33], name[256];
-	if (queue_get_default(q->db, company_of(q), id, name, sizeof name, r) == 0)
+	if (queue_get_default(q->db, sq_company(q), id, name, sizeof name, r) == 0)
 		reply_data(r, json_pack("{s:s,s:s}", "id", id, "name", name));
 }
 
@@ -229,7 +198,7 @@ h_update(struct req *q, struct reply *r)
 		reply_err(r, 400, 16, "Field value error (tags must be strings not starting with __$)");
 		return;
 	}
-	if (begin(q, r) != 0)
+	if (sq_begin(q, r) != 0)
 		return;
 	if (!queue_exists(q->db, id)) {
 		reply_err(r, 400, 701, "Invalid queue id: id=%s", id);
@@ -305,7 +274,7 @@ h_update(struct req *q, struct reply *r)
 	}
 	reply_data(r, json_pack("{s:i,s:o}", "updated", updated, "fields", fields));
 done:
-	finish(q, r);
+	sq_finish(q, r);
 }
 
 /* Remove every entry of a queue, restoring statuses; returns the ids removed. */
@@ -329,7 +298,7 @@ h_delete(struct req *q, struct reply *r)
 	int force = 0;
 	if (req_str(q, r, "queue", 1, &id) != 0 || req_bool(q, r, "force", 0, &force) != 0)
 		return;
-	if (begin(q, r) != 0)
+	if (sq_begin(q, r) != 0)
 		return;
 	if (!queue_exists(q->db, id)) {
 		reply_err(r, 400, 701, "Invalid queue id: id=%s", id);
@@ -342,7 +311,7 @@ h_delete(struct req *q, struct reply *r)
 		else
 			reply_data(r, json_pack("{s:i}", "deleted", 1));
 	}
-	finish(q, r);
+	sq_finish(q, r);
 }
 
 static int
@@ -361,7 +330,7 @@ h_add_task(struct req *q, struct reply *r)
 	if (req_str(q, r, "queue", 1, &qid) != 0 || require_task(q, r, &tid) != 0 ||
 	    req_bool(q, r, "update_execution_queue", 0, &update_exec) != 0)
 		return;
-	if (begin(q, r) != 0)
+	if (sq_begin(q, r) != 0)
 		return;
 	json_t *t = task_load(q->db, tid);
 	if (!t) {
@@ -381,7 +350,7 @@ h_add_task(struct req *q, struct reply *r)
 			reply_data(r, json_pack("{s:i}", "added", 1));
 	}
 	json_decref(t);
-	finish(q, r);
+	sq_finish(q, r);
 }
 
 static void
@@ -392,7 +361,7 @@ h_remove_task(struct req *q, struct reply *r)
 	if (req_str(q, r, "queue", 1, &qid) != 0 || require_task(q, r, &tid) != 0 ||
 	    req_bool(q, r, "update_task_status", 0, &update_status) != 0)
 		return;
-	if (begin(q, r) != 0)
+	if (sq_begin(q, r) != 0)
 		return;
 	if (!queue_exists(q->db, qid)) {
 		reply_err(r, 400, 701, "Invalid queue id: id=%s", qid);
@@ -407,7 +376,7 @@ h_remove_task(struct req *q, struct reply *r)
 			reply_data(r, json_pack("{s:i}", "removed", n));
 		}
 	}
-	finish(q, r);
+	sq_finish(q, r);
 }
 
 static void
@@ -416,13 +385,13 @@ h_clear_queue(struct req *q, struct reply *r)
 	const char *qid;
 	if (req_str(q, r, "queue", 1, &qid) != 0)
 		return;
-	if (begin(q, r) != 0)
+	if (sq_begin(q, r) != 0)
 		return;
 	if (!queue_exists(q->db, qid))
 		reply_err(r, 400, 701, "Invalid queue id: id=%s", qid);
 	else
 		reply_data(r, json_pack("{s:o}", "removed_tasks", clear_entries(q->db, qid)));
-	finish(q, r);
+	sq_finish(q, r);
 }
 
 /* Claimers of this process take turns here before BEGIN IMMEDIATE: SQLite's busy handler
@@ -448,11 +417,11 @@ get_next_task_locked(struct req *q, struct reply *r)
 	if (req_str(q, r, "queue", 1, &qid) != 0 || req_bool(q, r, "get_task_info", 0, &task_info) != 0 ||
 	    req_str(q, r, "task", 0, &only) != 0)
 		return;
-	if (begin(q, r) != 0)
+	if (sq_begin(q, r) != 0)
 		return;
 	if (!queue_exists(q->db, qid)) {
 		reply_err(r, 400, 701, "Invalid queue id: id=%s", qid);
-		finish(q, r);
+		sq_finish(q, r);
 		return;
 	}
 	char *task = NULL;
@@ -480,7 +449,7 @@ get_next_task_locked(struct req *q, struct reply *r)
 		reply_data(r, data);
 	}
 	free(task);
-	finish(q, r);
+	sq_finish(q, r);
 }
 
 static void
@@ -497,12 +466,12 @@ move_impl(struct req *q, struct reply *r, enum queue_move how)
 		reply_err(r, 400, 12, "Validation error (count must be >= 0): count=%lld", count);
 		return;
 	}
-	if (begin(q, r) != 0)
+	if (sq_begin(q, r) != 0)
 		return;
 	int pos = queue_move_task(q->db, qid, tid, how, count, r);
 	if (pos >= 0)
 		reply_data(r, json_pack("{s:i}", "position", pos));
-	finish(q, r);
+	sq_finish(q, r);
 }
 
 static void h_move_forward(struct req *q, struct reply *r) { move_impl(q, r, QMOVE_FORWARD); }
@@ -556,7 +525,7 @@ h_add_or_update_metadata(struct req *q, struct reply *r)
 		reply_err(r, 400, 12, "Validation error (metadata must be a list of {key, type, value})");
 		return;
 	}
-	if (begin(q, r) != 0)
+	if (sq_begin(q, r) != 0)
 		return;
 	if (!queue_exists(q->db, qid)) {
 		reply_err(r, 400, 701, "Invalid queue id: id=%s", qid);
@@ -577,7 +546,7 @@ h_add_or_update_metadata(struct req *q, struct reply *r)
 		}
 		json_decref(md);
 	}
-	finish(q, r);
+	sq_finish(q, r);
 }
 
 static void
@@ -591,7 +560,7 @@ h_delete_metadata(struct req *q, struct reply *r)
 		reply_err(r, 400, 12, "Validation error (keys must be a list)");
 		return;
 	}
-	if (begin(q, r) != 0)
+	if (sq_begin(q, r) != 0)
 		return;
 	if (!queue_exists(q->db, qid)) {
 		reply_err(r, 400, 701, "Invalid queue id: id=%s", qid);
@@ -610,7 +579,7 @@ h_delete_metadata(struct req *q, struct reply *r)
 			reply_data(r, json_pack("{s:i}", "updated", updated));
 		json_decref(md);
 	}
-	finish(q, r);
+	sq_finish(q, r);
 }
 
 /* No time series is kept: answer with the current length as a single point per queue. */
@@ -619,7 +588,7 @@ h_get_queue_metrics(struct req *q, struct reply *r)
 {
 	size_t n = 0;
 	const char **ids = sq_str_list(json_object_get(q->body, "queue_ids"), &n);
-	json_t *all = ids ? NULL : queue_ids_of_company(q->db, company_of(q));
+	json_t *all = ids ? NULL : queue_ids_of_company(q->db, sq_company(q));
 	json_t *out = json_array();
 	int64_t now = now_ms();
 	if (ids) {

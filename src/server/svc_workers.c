@@ -50,40 +50,9 @@ const char svc_workers_schema[] =
 #define ALIVE_SQL "(last_activity_time + timeout * 1000000) >= ?"
 
 static const char *
-company_of(const struct req *q)
-{
-	return q->who ? q->who->company : SRV_DEFAULT_COMPANY;
-}
-
-static const char *
 user_of(const struct req *q)
 {
 	return q->who ? q->who->user : "";
-}
-
-static void
-finish(struct req *q, struct reply *r)
-{
-	if (r->code && r->code != 200) {
-		db_rollback(q->db);
-		return;
-	}
-	if (db_commit(q->db) != 0) {
-		db_rollback(q->db);
-		json_decref(r->data);
-		r->data = NULL;
-		reply_err(r, 500, 100, "Database error (commit failed)");
-	}
-}
-
-static int
-begin(struct req *q, struct reply *r)
-{
-	if (db_begin(q->db) != 0) {
-		reply_err(r, 500, 100, "Database error (could not start a transaction)");
-		return -1;
-	}
-	return 0;
 }
 
 static int
@@ -151,7 +120,7 @@ upsert_worker(struct req *q, const char *id, long long timeout, json_t *tags, js
 	char *t = sq_json_text(json_is_array(tags) ? tags : NULL);
 	char *s = sq_json_text(json_is_array(stags) ? stags : NULL);
 	char *qq = sq_json_text(json_is_array(queues) ? queues : NULL);
-	sq_bind_text(st, 1, company_of(q));
+	sq_bind_text(st, 1, sq_company(q));
 	sq_bind_text(st, 2, user_of(q));
 	sq_bind_text(st, 3, id);
 	sq_bind_text(st, 4, q->who ? q->who->user_name : "");
@@ -191,7 +160,7 @@ h_register(struct req *q, struct reply *r)
 	json_t *tags = json_object_get(q->body, "tags"), *stags = json_object_get(q->body, "system_tags");
 	if (check_tags(r, tags, "tags") || check_tags(r, stags, "system_tags"))
 		return;
-	if (begin(q, r) != 0)
+	if (sq_begin(q, r) != 0)
 		return;
 	if (check_queues(q, r, queues) == 0) {
 		if (upsert_worker(q, id, timeout, tags, stags, queues, sq_now_us()) != 0)
@@ -199,7 +168,7 @@ h_register(struct req *q, struct reply *r)
 		else
 			reply_data(r, json_object());
 	}
-	finish(q, r);
+	sq_finish(q, r);
 }
 
 static void
@@ -208,19 +177,19 @@ h_unregister(struct req *q, struct reply *r)
 	const char *id;
 	if (req_str(q, r, "worker", 1, &id) != 0)
 		return;
-	if (begin(q, r) != 0)
+	if (sq_begin(q, r) != 0)
 		return;
 	sqlite3_stmt *st = sq_prepare(q->db, "DELETE FROM workers WHERE company = ? AND user = ?"
 	                                     " AND id = ?");
 	if (st) {
-		sq_bind_text(st, 1, company_of(q));
+		sq_bind_text(st, 1, sq_company(q));
 		sq_bind_text(st, 2, user_of(q));
 		sq_bind_text(st, 3, id);
 		sqlite3_step(st);
 		sqlite3_finalize(st);
 	}
 	reply_data(r, json_object());
-	finish(q, r);
+	sq_finish(q, r);
 }
 
 static void
@@ -240,7 +209,7 @@ h_status_report(struct req *q, struct reply *r)
 	json_t *stats = json_object_get(q->body, "machine_stats");
 	if (check_tags(r, tags, "tags") || check_tags(r, stags, "system_tags"))
 		return;
-	if (begin(q, r) != 0)
+	if (sq_begin(q, r) != 0)
 		return;
 	int64_t now = sq_now_us();
 	json_t *tdoc = NULL;
@@ -253,7 +222,7 @@ h_status_report(struct req *q, struct reply *r)
 	}
 	if (check_queues(q, r, queues) != 0)
 		goto done;
-	if (!worker_exists(q->db, company_of(q), user_of(q), id, now)) {
+	if (!worker_exists(q->db, sq_company(q), user_of(q), id, now)) {
 		long long dflt = q->srv && q->srv->worker_timeout_sec > 0 ? q->srv->worker_timeout_sec : 600;
 		if (upsert_worker(q, id, dflt, tags, stags, queues, now) != 0) {
 			reply_err(r, 400, 1002, "Worker registration failed: %s", sqlite3_errmsg(q->db));
@@ -283,7 +252,7 @@ h_status_report(struct req *q, struct reply *r)
 		sq_bind_text(st, 7, queues_text);
 		sq_bind_text(st, 8, tags_text);
 		sq_bind_text(st, 9, stags_text);
-		sq_bind_text(st, 10, company_of(q));
+		sq_bind_text(st, 10, sq_company(q));
 		sq_bind_text(st, 11, user_of(q));
 		sq_bind_text(st, 12, id);
 		rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
@@ -304,7 +273,7 @@ h_status_report(struct req *q, struct reply *r)
 	reply_data(r, json_object());
 done:
 	json_decref(tdoc);
-	finish(q, r);
+	sq_finish(q, r);
 }
 
 /* {id, name} of the worker's current project. */
@@ -432,7 +401,7 @@ select_workers(struct req *q, struct reply *r, long long dflt_last_seen, int bui
 		out = NULL;
 		goto out;
 	}
-	sq_bind_text(st, 1, company_of(q));
+	sq_bind_text(st, 1, sq_company(q));
 	sqlite3_bind_int64(st, 2, now);
 	sqlite3_bind_int64(st, 3, last_seen > 0 ? now - last_seen * 1000000 : 0);
 	while (sqlite3_step(st) == SQLITE_ROW) {
@@ -483,7 +452,7 @@ h_get_runtime_properties(struct req *q, struct reply *r)
 	                                     " WHERE company = ? AND worker = ?"
 	                                     " AND (expiry IS NULL OR expiry > ?) ORDER BY key");
 	if (st) {
-		sq_bind_text(st, 1, company_of(q));
+		sq_bind_text(st, 1, sq_company(q));
 		sq_bind_text(st, 2, id);
 		sqlite3_bind_int64(st, 3, now);
 		while (sqlite3_step(st) == SQLITE_ROW) {
@@ -526,13 +495,13 @@ h_set_runtime_properties(struct req *q, struct reply *r)
 			return;
 		}
 	}
-	if (begin(q, r) != 0)
+	if (sq_begin(q, r) != 0)
 		return;
 	sqlite3_stmt *st = sq_prepare(q->db, "INSERT OR REPLACE INTO worker_runtime_properties"
 	                                     "(company, worker, key, value, expiry) VALUES (?,?,?,?,?)");
 	if (!st) {
 		reply_err(r, 500, 100, "Database error");
-		finish(q, r);
+		sq_finish(q, r);
 		return;
 	}
 	int64_t now = now_ms();
@@ -542,7 +511,7 @@ h_set_runtime_properties(struct req *q, struct reply *r)
 		if (json_is_number(v))
 			vtext = sq_json_text(v);
 		sqlite3_reset(st);
-		sq_bind_text(st, 1, company_of(q));
+		sq_bind_text(st, 1, sq_company(q));
 		sq_bind_text(st, 2, id);
 		sq_bind_text(st, 3, json_string_value(json_object_get(p, "key")));
 		sq_bind_text(st, 4, vtext ? vtext : json_is_string(v) ? json_string_value(v) : "");
@@ -560,7 +529,7 @@ h_set_runtime_properties(struct req *q, struct reply *r)
 	sqlite3_finalize(st);
 	if (!r->code)
 		reply_data(r, json_object());
-	finish(q, r);
+	sq_finish(q, r);
 }
 
 void
