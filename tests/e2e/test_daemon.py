@@ -296,3 +296,21 @@ def test_cpu_only_and_environment_section(server, api, tmp_path):
     assert env["CUDA_VISIBLE_DEVICES"] == "none" and env["NVIDIA_VISIBLE_DEVICES"] == "none"
     assert env["FROM_ENV_SECTION"] == "yes it is"
     assert "yes it is" not in out  # the environment section is masked in the print-out
+
+
+def test_idle_daemon_sends_status_reports(server, api, tmp_path):
+    create_queue(api, "reports")
+    a = daemon(server, tmp_path, ["--queue", "reports", "--child-report-tags", "t1", "t 2"],
+               env={"CLEARML_WORKER_ID": "reporter"})
+    try:
+        w = wait_for(lambda: [w for w in workers(api) if w["id"] == "reporter"],
+                     what="registered")[0]
+        assert "last_report_time" not in w  # register only
+        # the first periodic report comes ~3 s after start (then every 30 s)
+        w = wait_for(lambda: [w for w in workers(api) if w["id"] == "reporter"
+                              and w.get("last_report_time")], timeout=20,
+                     what="a periodic status report")[0]
+        assert sorted(w.get("tags") or []) == ["t 2", "t1"]
+        assert "task" not in w or not w["task"]
+    finally:
+        a.stop()
