@@ -1763,8 +1763,19 @@ pyenv_setup(const struct pyenv_request *rq, struct pyenv_result *rs)
 		}
 		struct buf extra;
 		buf_init(&extra, 1u << 20);
+		/* anything else that changes what gets installed */
 		for (size_t i = 0; c.extra_index[i]; i++)
 			(void)buf_printf(&extra, "index=%s\n", c.extra_index[i]);
+		for (size_t i = 0; c.extra_flags && c.extra_flags[i]; i++)
+			(void)buf_printf(&extra, "flag=%s\n", c.extra_flags[i]);
+		if (c.upgrade)
+			(void)buf_puts(&extra, "upgrade\n");
+		if (c.pm == PM_PIP) {
+			char **pins = cfg_strv(rq->config, "agent.package_manager.pip_version");
+			for (size_t i = 0; pins[i]; i++)
+				(void)buf_printf(&extra, "pip=%s\n", pins[i]);
+			strv_free(pins);
+		}
 		struct req_key_input in = {
 			.python_version = base.version, .manager = pm_name(c.pm),
 			.cuda = cuda && *cuda ? cuda : "0",
