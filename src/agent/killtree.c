@@ -223,8 +223,9 @@ write_str(const char *path, const char *s)
 	return n == (ssize_t)strlen(s) ? 0 : -1;
 }
 
-char *
-killtree_cgroup_create(const char *name)
+/* Our own cgroup v2 directory ("<mount><path>"), or NULL when there is no cgroup2 mount. */
+static char *
+own_cgroup_dir(void)
 {
 	const char *root = NULL;
 	if (file_exists("/sys/fs/cgroup/cgroup.controllers"))
@@ -248,14 +249,21 @@ killtree_cgroup_create(const char *name)
 		}
 		line = nl ? nl + 1 : NULL;
 	}
-	if (!own || strstr(own, "..")) {
-		free(self);
-		return NULL;
-	}
-	if (strcmp(own, "/") == 0)
-		own = "";
-	char *cg = xasprintf("%s%s/%s", root, own, name);
+	char *dir = NULL;
+	if (own && !strstr(own, ".."))
+		dir = xasprintf("%s%s", root, strcmp(own, "/") == 0 ? "" : own);
 	free(self);
+	return dir;
+}
+
+char *
+killtree_cgroup_create(const char *name)
+{
+	char *parent = own_cgroup_dir();
+	if (!parent)
+		return NULL;
+	char *cg = xasprintf("%s/%s", parent, name);
+	free(parent);
 	if (mkdir(cg, 0755) < 0 && errno != EEXIST) {
 		free(cg);
 		return NULL;
@@ -271,6 +279,42 @@ killtree_cgroup_create(const char *name)
 		return NULL;
 	}
 	return cg;
+}
+
+int
+killtree_cgroup_remove_stale(const char *prefix)
+{
+	char *parent = own_cgroup_dir();
+	if (!parent)
+		return 0;
+	DIR *d = opendir(parent);
+	int removed = 0;
+	struct dirent *e;
+	while (d && (e = readdir(d)) != NULL) {
+		if (!str_starts_with(e->d_name, prefix))
+			continue;
+		/* "<prefix>...-<agent pid>-<index>": the agent pid is the second field from the end */
+		char *name = xstrdup(e->d_name);
+		char *last = strrchr(name, '-');
+		long long pid = 0;
+		if (last) {
+			*last = '\0';
+			char *p = strrchr(name, '-');
+			if (!p || parse_long(p + 1, 2, 1 << 30, &pid) < 0)
+				pid = 0;
+		}
+		free(name);
+		if (pid == 0 || pid == getpid() || !(kill((pid_t)pid, 0) < 0 && errno == ESRCH))
+			continue;
+		char *cg = xasprintf("%s/%s", parent, e->d_name);
+		if (!killtree_cgroup_populated(cg) && rmdir(cg) == 0)
+			removed++;
+		free(cg);
+	}
+	if (d)
+		closedir(d);
+	free(parent);
+	return removed;
 }
 
 int

@@ -35,6 +35,9 @@ int killtree_cgroup_kill(const char *cg);
 int killtree_cgroup_populated(const char *cg);
 /* rmdir the cgroup; 0, or -1 (EBUSY while populated). */
 int killtree_cgroup_remove(const char *cg);
+/* Remove empty sibling cgroups named "<prefix>...-<agent pid>-<n>" whose agent is dead (left by
+ * an agent that was killed). Returns how many were removed. */
+int killtree_cgroup_remove_stale(const char *prefix);
 
 /* The whole sequence, blocking (used at start-up recovery and by tests): sig to the group,
  * up to grace_ms for it to go, SIGKILL to the group, cgroup.kill, environment sweep. Returns 0

@@ -1228,6 +1228,8 @@ recover_one(struct agent_ctx *ctx, const char *state_path)
 int
 slot_recover_orphans(struct agent_ctx *ctx)
 {
+	/* empty task cgroups of agents that died (recovered below or not) */
+	killtree_cgroup_remove_stale("clearml-task-");
 	if (!ctx->state_dir)
 		return 0;
 	DIR *d = opendir(ctx->state_dir);
