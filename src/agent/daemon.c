@@ -556,6 +556,7 @@ static int
 event_loop(struct daemon *d)
 {
 	int terminating = 0, draining = 0, exit_code = 0;
+	sig_atomic_t terms_seen = 0;
 	int64_t term_deadline = 0;
 	int64_t t0 = mono_ms();
 	d->next_sample = t0;
@@ -568,7 +569,19 @@ event_loop(struct daemon *d)
 			reap_children(d);
 		}
 		int64_t now = mono_ms();
+		if (terminating && g_term > terms_seen) {
+			/* asked again (as `--stop` does after 10 s): no more grace for the tasks */
+			terms_seen = g_term;
+			g_cancel = 0;
+			for (size_t i = 0; i < d->nslots; i++) {
+				if (slot_state(d->slots[i]) != SLOT_IDLE) {
+					slot_abort(d->slots[i], "task was stopped because the agent was stopped");
+					d->slot_next_tick[i] = 0;
+				}
+			}
+		}
 		if (g_term && !terminating) {
+			terms_seen = g_term;
 			terminating = 1;
 			exit_code = EXIT_INTERRUPTED;
 			/* The flag broke any retry in flight; the shutdown calls are bounded by deadlines. */
@@ -599,8 +612,7 @@ event_loop(struct daemon *d)
 			d->slot_next_tick[i] = mono_ms() + TICK_MS;
 			if (st == SLOT_DONE) {
 				int rc = slot_finish(d->slots[i]);
-				printf("DONE: task finished, exit status %d\n", rc);
-				fflush(stdout);
+				log_debug("slot %zu: task finished, exit status %d", i, rc);
 				free(d->slot_queue[i]);
 				d->slot_queue[i] = NULL;
 				if (!terminating)
@@ -641,7 +653,7 @@ event_loop(struct daemon *d)
 			timeout = 0;
 		if (timeout > 1000)
 			timeout = 1000;
-		if (g_term || g_child || (g_drain && !draining))
+		if ((g_term && g_term != terms_seen) || g_child || (g_drain && !draining && !terminating))
 			timeout = 0;
 		struct pollfd pfd = {.fd = g_pipe[0], .events = POLLIN};
 		int pr = poll(&pfd, 1, (int)timeout);

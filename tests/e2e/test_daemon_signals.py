@@ -130,3 +130,42 @@ def test_stop_graceful_finishes_task(server, api, tmp_path):
 def test_stop_unknown_worker_id(server, api, tmp_path):
     r = run_agent(server, tmp_path, ["daemon", "--stop", "nobody-here"], env=fast_env(tmp_path))
     assert r.returncode == 1
+
+
+STUBBORN = """import os, signal, time
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+open({pidf!r}, 'w').write(str(os.getpid()))
+print('ignoring SIGTERM', flush=True)
+time.sleep(300)
+"""
+
+
+def test_sigterm_task_ignoring_sigterm_is_killed_after_grace(server, api, tmp_path):
+    q = create_queue(api, "stubborn")
+    pidf = str(tmp_path / "task.pid")
+    t = create_script_task(api, STUBBORN.format(pidf=pidf), name="stubborn task")
+    enqueue(api, t, queue=q)
+    a = daemon(server, tmp_path, ["--queue", "stubborn"],
+               env={"CLEARML_AGENT__AGENT__KILL_GRACE_SEC": "2"})
+    task_pid = wait_pid_file(pidf)
+    assert a.stop(signal.SIGTERM, timeout=90) == 254, a.output()
+    assert wait_gone([task_pid], timeout=10)
+    assert task(api, t)["status"] == "stopped"
+
+
+def test_second_sigterm_skips_the_grace(server, api, tmp_path):
+    q = create_queue(api, "stubborn")
+    pidf = str(tmp_path / "task.pid")
+    t = create_script_task(api, STUBBORN.format(pidf=pidf), name="stubborn task")
+    enqueue(api, t, queue=q)
+    a = daemon(server, tmp_path, ["--queue", "stubborn"],
+               env={"CLEARML_AGENT__AGENT__KILL_GRACE_SEC": "120"})
+    task_pid = wait_pid_file(pidf)
+    a.signal(signal.SIGTERM)
+    wait_for(lambda: "stop requested" in a.output(), what="first SIGTERM handled")
+    a.signal(signal.SIGTERM)
+    # with a 120 s grace only the second SIGTERM can end it this soon
+    assert a.wait(timeout=60) == 254, a.output()
+    a.stop()
+    assert wait_gone([task_pid], timeout=10)
+    assert task(api, t)["status"] == "stopped"
