@@ -10,8 +10,6 @@
 #include <sqlite3.h>
 #include <stdint.h>
 
-#include "server/server.h"
-
 /* Prepare a statement; logs and returns NULL on error. */
 sqlite3_stmt *sq_prepare(sqlite3 *db, const char *sql);
 /* Bind text (NULL → SQL NULL). */
@@ -42,12 +40,5 @@ int sq_tags_valid(const json_t *arr);
 /* Project an object to only_fields (dotted paths; "-x" excludes); id is always kept.
  * Returns a new reference. */
 json_t *sq_project(json_t *obj, const json_t *only_fields);
-
-/* Request helpers for the services: the caller's company; a write transaction that fills r
- * with 500/100 when it cannot start; and the end of one — commit unless r holds an error
- * (then roll back), a failed commit becoming 500/100. */
-const char *sq_company(const struct req *q);
-int sq_begin(struct req *q, struct reply *r);
-void sq_finish(struct req *q, struct reply *r);
 
 #endif

@@ -15,6 +15,7 @@
 #include "server/event_store.h"
 #include "server/server.h"
 #include "server/store_sql.h"
+#include "server/svc_txn.h"
 #include "util.h"
 
 #define SINGLE_VALUE_ITER (-2147483648LL)

@@ -14,6 +14,7 @@
 #include "server/projects.h"
 #include "server/queue_store.h"
 #include "server/store_sql.h"
+#include "server/svc_txn.h"
 #include "server/workers.h"
 #include "util.h"
 
