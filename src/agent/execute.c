@@ -465,6 +465,7 @@ run_foreground_slot(struct agent_ctx *ctx, const struct cli_opts *o, const char 
 	}
 	echo_open(&ec, ctx, task_id, o->log_file);
 	int aborted = 0;
+	sig_atomic_t terms_seen = 0;
 	int64_t next_report = mono_ms() + REPORT_MS, next_sample = mono_ms();
 	int64_t deadline = 0;
 	for (;;) {
@@ -479,11 +480,14 @@ run_foreground_slot(struct agent_ctx *ctx, const struct cli_opts *o, const char 
 					slot_child_exited(s, st);
 			}
 		}
-		if (x_term && !aborted) {
-			aborted = 1;
+		if (x_term != terms_seen) {
+			/* first signal: abort with grace; another one: kill now */
+			terms_seen = x_term;
 			x_cancel = 0;
 			slot_abort(s, "task was stopped because the agent was stopped");
-			deadline = mono_ms() + (int64_t)(ctx->kill_grace_sec + 30) * 1000;
+			if (!aborted)
+				deadline = mono_ms() + (int64_t)(ctx->kill_grace_sec + 30) * 1000;
+			aborted = 1;
 		}
 		enum slot_state st = slot_tick(s, now_ms());
 		echo_spool(&ec);
@@ -506,15 +510,15 @@ run_foreground_slot(struct agent_ctx *ctx, const struct cli_opts *o, const char 
 			next_report = now + REPORT_MS;
 		}
 		struct pollfd pfd = {.fd = x_pipe[0], .events = POLLIN};
-		if (poll(&pfd, 1, x_term && !aborted ? 0 : TICK_MS) > 0) {
+		if (poll(&pfd, 1, x_term != terms_seen || x_child ? 0 : TICK_MS) > 0) {
 			char b[64];
 			while (read(x_pipe[0], b, sizeof b) > 0)
 				;
 		}
 	}
 	echo_spool(&ec);
-	if (aborted && rc == 0)
-		rc = EXIT_INTERRUPTED;
+	if (aborted)
+		rc = EXIT_INTERRUPTED; /* as upstream: interrupted → -2 → 254 */
 out:
 	echo_close(&ec);
 	slot_free(s);

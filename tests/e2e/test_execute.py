@@ -137,3 +137,29 @@ def test_execute_disable_monitoring_becomes_task(server, api, tmp_path):
     tk = task(api, t)
     assert tk["status"] == "in_progress"  # nobody supervises: status left to the caller
     assert tk["status_reason"] == "worker starting task execution"
+
+
+def test_execute_sigterm_stops_task(server, api, tmp_path):
+    import signal
+    import subprocess
+    from agent_helper import agent_env, wait_gone
+    from conftest import binary, wait_for
+    pidf = str(tmp_path / "pid")
+    t = create_script_task(api, marker_script("long-execute", sleep=120, pid_file=pidf),
+                           name="task long")
+    p = subprocess.Popen([binary("clearml-agent"), "--config-file", server.conf, "execute",
+                          "--id", t], env=agent_env(tmp_path, fast_env(tmp_path)),
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        pid = int(wait_for(lambda: os.path.exists(pidf) and open(pidf).read(), timeout=60,
+                           what="task running"))
+        p.send_signal(signal.SIGTERM)
+        out, _ = p.communicate(timeout=90)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert p.returncode == 254, out.decode()
+    assert wait_gone([pid], timeout=10)
+    assert task(api, t)["status"] == "stopped"
+    assert "long-execute" in out.decode()
