@@ -241,3 +241,24 @@ def test_reset_and_delete_of_a_task_drop_its_events(api):
     assert api.call("events.get_task_log", task=other)["total"] == 1
     # deleting (or resetting) one task leaves the other tasks' events alone
     assert [e["msg"] for e in api.task_log(other)] == [f"{other} line"]
+
+
+def test_plots_and_debug_images_latest_iterations(api):
+    tid = new_task(api, "ev-media")
+    evs = []
+    for it in (1, 2, 3):
+        evs.append(dict(task=tid, type="plot", iter=it, metric="pr", variant="curve",
+                        plot_str=json.dumps({"data": [it]}), timestamp=it))
+        for v in ("a", "b"):
+            evs.append(dict(task=tid, type="training_debug_image", iter=it, metric="img",
+                            variant=v, key=f"img/{v}", url=f"http://files/{v}/{it}.png",
+                            timestamp=it))
+    api.batch("events.add_batch", evs)
+    p = api.call("events.get_task_plots", task=tid, iters=2)
+    assert [e["iter"] for e in p["plots"]] == [3, 2] and p["returned"] == 2
+    assert json.loads(p["plots"][0]["plot_str"]) == {"data": [3]}
+    d = api.call("events.debug_images", metrics=[{"task": tid, "metric": "img"}], iters=2)
+    (m,) = d["metrics"]
+    assert m["task"] == tid and [x["iter"] for x in m["iterations"]] == [3, 2]
+    assert sorted(e["url"] for e in m["iterations"][0]["events"]) == [
+        "http://files/a/3.png", "http://files/b/3.png"]
