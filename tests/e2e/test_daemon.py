@@ -314,3 +314,22 @@ def test_idle_daemon_sends_status_reports(server, api, tmp_path):
         assert "task" not in w or not w["task"]
     finally:
         a.stop()
+
+
+def test_server_restart_while_idle(server, api, tmp_path):
+    q = create_queue(api, "restart")
+    a = daemon(server, tmp_path, ["--queue", "restart"])
+    try:
+        wait_for(lambda: "Listening to queues" in a.output(), what="agent up")
+        server.stop()
+        wait_for(lambda: "could not get the next task" in a.output(), timeout=30,
+                 what="the daemon noticing the server is gone")
+        assert a.proc.poll() is None
+        server.start(server.port)
+        api = server.api()
+        t = create_script_task(api, marker_script("after-restart"), name="after restart")
+        enqueue(api, t, queue=q)
+        assert wait_status(api, t, timeout=90)["status"] == "completed"
+        assert "after-restart" in api.task_log_text(t)
+    finally:
+        a.stop()
