@@ -742,7 +742,9 @@ ship(struct slot *s, int flush)
 			}
 			s->have_pending = 1;
 		}
-		struct api_call_opts o = call_opts(s, NULL, SHIP_DEADLINE_MS);
+		/* While the server is away, fail fast: the back-off spaces the attempts, and the loop
+		 * (other slots, kills in progress) must not wait on a dead server. */
+		struct api_call_opts o = call_opts(s, NULL, s->ship_failing ? 1000 : SHIP_DEADLINE_MS);
 		struct api_error e;
 		json_t *data = NULL;
 		int64_t t0 = mono_ms();
@@ -1025,7 +1027,9 @@ slot_tick(struct slot *s, int64_t now_hint)
 	check_result(s);
 
 	if (s->st == SLOT_RUNNING && !s->child_gone && now >= s->next_abort) {
-		poll_abort(s);
+		/* the server is known to be away (log packets failing): nothing to learn from it now */
+		if (!s->ship_failing)
+			poll_abort(s);
 		s->next_abort = mono_ms() + (s->ctx->abort_poll_ms > 0 ? s->ctx->abort_poll_ms : 2000);
 	}
 	if (s->st == SLOT_KILLING && !s->child_gone && !s->killed_hard && mono_ms() >= s->kill_deadline)
@@ -1073,7 +1077,9 @@ slot_child_exited(struct slot *s, int wait_status)
 void
 slot_abort(struct slot *s, const char *reason)
 {
-	if (s->st == SLOT_RUNNING) {
+	if (s->st == SLOT_RUNNING && s->child_gone) {
+		/* it already ended on its own: report that, not an abort */
+	} else if (s->st == SLOT_RUNNING) {
 		start_kill(s, STOP_AGENT, reason ? reason : "task was stopped because the agent was stopped");
 	} else if (s->st == SLOT_KILLING && !s->killed_hard && !s->child_gone) {
 		hard_kill(s); /* asked twice: no more grace */
