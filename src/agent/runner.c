@@ -509,6 +509,11 @@ runner_run(const struct runner_args *args, const json_t *config_root, const json
 	exec_info_force_script(&st.ei, force_exec);
 	exec_info_print(stdout, st.task_id, &st.ei);
 
+	if (strchr(st.ei.working_dir, '\\'))
+		printf("warning: working_dir '%s' contains backslashes (a Windows path?)\n", st.ei.working_dir);
+	if (env_get("CLEARML_AGENT_EXEC_USER"))
+		printf("warning: CLEARML_AGENT_EXEC_USER is accepted but not supported: the task runs as the "
+		       "agent's user\n");
 	int unknown = 0;
 	enum task_binary kind = task_binary_kind(st.ei.binary, &unknown);
 	if (unknown)
