@@ -574,10 +574,12 @@ describe_curl_error(struct api_session *sess, CURLcode rc, struct http_result *r
 	case CURLE_SSL_CIPHER:
 	case CURLE_WRITE_ERROR:
 		res->retryable = 0;
-		/* fall through */
+		strf(res->cause, sizeof res->cause, "%s",
+		     sess->errbuf[0] ? sess->errbuf : curl_easy_strerror(rc));
+		break;
 	default:
 		strf(res->cause, sizeof res->cause, "%s",
-		         sess->errbuf[0] ? sess->errbuf : curl_easy_strerror(rc));
+		     sess->errbuf[0] ? sess->errbuf : curl_easy_strerror(rc));
 		break;
 	}
 }
