@@ -62,11 +62,13 @@ struct http_result {
 	int retryable;           /* transport error worth another attempt */
 	int stopped;             /* cancelled or past the deadline: never retried */
 	char cause[256];         /* transport cause, "" when an HTTP reply came */
+	long retry_after;        /* Retry-After seconds (429/503), -1 when none */
 	struct buf body;
 };
 
 struct xfer_ctx {
 	struct buf *body;
+	long *retry_after;       /* seconds from a Retry-After header, -1 when none */
 	int64_t last_activity;
 	curl_off_t last_ul;
 	int overflow;
@@ -491,10 +493,23 @@ on_body(char *ptr, size_t size, size_t nmemb, void *userdata)
 static size_t
 on_header(char *ptr, size_t size, size_t nmemb, void *userdata)
 {
-	(void)ptr;
 	struct xfer_ctx *x = userdata;
+	size_t n = size * nmemb;
 	x->last_activity = mono_ms();
-	return size * nmemb;
+	static const char name[] = "retry-after:";
+	if (n > sizeof name - 1 && strncasecmp(ptr, name, sizeof name - 1) == 0) {
+		/* Only the delta-seconds form; an HTTP date is ignored (back-off applies). */
+		char val[32];
+		size_t vl = n - (sizeof name - 1);
+		if (vl >= sizeof val)
+			vl = sizeof val - 1;
+		memcpy(val, ptr + sizeof name - 1, vl);
+		val[vl] = '\0';
+		long long secs;
+		if (parse_long(str_trim(val), 0, 86400, &secs) == 0)
+			*x->retry_after = (long)secs;
+	}
+	return n;
 }
 
 static int
@@ -612,6 +627,7 @@ http_exchange(struct api_session *sess, const struct request *rq,
 	res->status = 0;
 	res->retryable = 0;
 	res->stopped = 0;
+	res->retry_after = -1;
 	res->cause[0] = '\0';
 	buf_reset(&res->body);
 	sess->errbuf[0] = '\0';
@@ -643,7 +659,8 @@ http_exchange(struct api_session *sess, const struct request *rq,
 	}
 	hdrs = h;
 
-	struct xfer_ctx x = { .body = &res->body, .last_activity = mono_ms(), .last_ul = 0 };
+	struct xfer_ctx x = { .body = &res->body, .retry_after = &res->retry_after,
+		              .last_activity = mono_ms(), .last_ul = 0 };
 	curl_easy_reset(e);
 	curl_easy_setopt(e, CURLOPT_URL, rq->url);
 	curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, rq->method);
@@ -855,7 +872,14 @@ perform(struct api_session *sess, const struct request *rq, const struct api_cal
 			log_warn("api: %s %s: %s; retrying (attempt %d)", rq->method, rq->shown_url,
 			         res->cause, attempt + 1);
 		strf(last_cause, sizeof last_cause, "%s", res->cause);
-		if (backoff_sleep(sess, opts, backoff_ms(&sess->s, attempt), rq->deadline) != 0) {
+		int64_t wait = backoff_ms(&sess->s, attempt);
+		/* A server that says when to come back is believed, within backoff_max. */
+		if (res->status > 0 && res->retry_after >= 0) {
+			int64_t ra = (int64_t)res->retry_after * 1000;
+			int64_t cap = (int64_t)(sess->s.backoff_max * 1000.0);
+			wait = ra > cap ? cap : ra > wait ? ra : wait;
+		}
+		if (backoff_sleep(sess, opts, wait, rq->deadline) != 0) {
 			char prev[200];
 			strf(prev, sizeof prev, "%s", res->cause);
 			strf(res->cause, sizeof res->cause, "%s after %d attempt%s (last: %s)",

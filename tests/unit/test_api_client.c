@@ -36,6 +36,7 @@ struct canned {
 	int delay_ms;            /* wait before answering */
 	int drop;                /* close the connection without a reply */
 	volatile sig_atomic_t *set_flag; /* set to 1 when this reply is served */
+	const char *headers;     /* extra header lines, each ending in \r\n */
 };
 
 #define MAX_SCRIPT 32
@@ -146,8 +147,8 @@ conn_main(void *p)
 		char head[256];
 		int hl = snprintf(head, sizeof head,
 		                  "HTTP/1.1 %d X\r\nContent-Type: application/json\r\n"
-		                  "Content-Length: %zu\r\n\r\n",
-		                  c.status ? c.status : 200, strlen(body));
+		                  "%sContent-Length: %zu\r\n\r\n",
+		                  c.status ? c.status : 200, c.headers ? c.headers : "", strlen(body));
 		send_all(fd, head, (size_t)hl);
 		send_all(fd, body, strlen(body));
 	}
@@ -367,7 +368,7 @@ static void
 test_login_and_headers(void **state)
 {
 	(void)state;
-	struct canned script[] = { { 200, g_login, 0, 0, NULL }, { 200, OK_X, 0, 0, NULL } };
+	struct canned script[] = { { 200, g_login, 0, 0, NULL, NULL }, { 200, OK_X, 0, 0, NULL, NULL } };
 	struct responder *r = responder_start(script, 2);
 	struct api_session *sess = session_for(r, NULL);
 	struct api_error err;
@@ -400,8 +401,8 @@ static void
 test_call_logs_in_lazily(void **state)
 {
 	(void)state;
-	struct canned script[] = { { 200, g_login, 0, 0, NULL }, { 200, OK_X, 0, 0, NULL },
-		                   { 200, OK_X, 0, 0, NULL } };
+	struct canned script[] = { { 200, g_login, 0, 0, NULL, NULL }, { 200, OK_X, 0, 0, NULL, NULL },
+		                   { 200, OK_X, 0, 0, NULL, NULL } };
 	struct responder *r = responder_start(script, 3);
 	struct api_session *sess = session_for(r, NULL);
 	struct api_error err;
@@ -420,10 +421,10 @@ static void
 test_401_relogin_then_success(void **state)
 {
 	(void)state;
-	struct canned script[] = { { 200, g_login, 0, 0, NULL },
-		                   { 401, ERR401_TOKEN, 0, 0, NULL },
-		                   { 200, g_login, 0, 0, NULL },
-		                   { 200, OK_X, 0, 0, NULL } };
+	struct canned script[] = { { 200, g_login, 0, 0, NULL, NULL },
+		                   { 401, ERR401_TOKEN, 0, 0, NULL, NULL },
+		                   { 200, g_login, 0, 0, NULL, NULL },
+		                   { 200, OK_X, 0, 0, NULL, NULL } };
 	struct responder *r = responder_start(script, 4);
 	struct api_session *sess = session_for(r, NULL);
 	struct api_error err;
@@ -439,11 +440,11 @@ static void
 test_401_twice_fails_once_relogged(void **state)
 {
 	(void)state;
-	struct canned script[] = { { 200, g_login, 0, 0, NULL },
-		                   { 401, ERR401_TOKEN, 0, 0, NULL },
-		                   { 200, g_login, 0, 0, NULL },
-		                   { 401, ERR401_TOKEN, 0, 0, NULL },
-		                   { 200, OK_X, 0, 0, NULL } };
+	struct canned script[] = { { 200, g_login, 0, 0, NULL, NULL },
+		                   { 401, ERR401_TOKEN, 0, 0, NULL, NULL },
+		                   { 200, g_login, 0, 0, NULL, NULL },
+		                   { 401, ERR401_TOKEN, 0, 0, NULL, NULL },
+		                   { 200, OK_X, 0, 0, NULL, NULL } };
 	struct responder *r = responder_start(script, 5);
 	struct api_session *sess = session_for(r, NULL);
 	struct api_error err;
@@ -460,10 +461,10 @@ static void
 test_503_twice_then_success(void **state)
 {
 	(void)state;
-	struct canned script[] = { { 200, g_login, 0, 0, NULL },
-		                   { 503, ERR503, 0, 0, NULL },
-		                   { 503, "maintenance", 0, 0, NULL },
-		                   { 200, OK_X, 0, 0, NULL } };
+	struct canned script[] = { { 200, g_login, 0, 0, NULL, NULL },
+		                   { 503, ERR503, 0, 0, NULL, NULL },
+		                   { 503, "maintenance", 0, 0, NULL, NULL },
+		                   { 200, OK_X, 0, 0, NULL, NULL } };
 	struct responder *r = responder_start(script, 4);
 	struct api_session *sess = session_for(r, NULL);
 	struct api_error err;
@@ -477,9 +478,9 @@ static void
 test_502_429_retried(void **state)
 {
 	(void)state;
-	struct canned script[] = { { 200, g_login, 0, 0, NULL }, { 502, "bad gateway", 0, 0, NULL },
-		                   { 429, "slow down", 0, 0, NULL }, { 509, "", 0, 0, NULL },
-		                   { 200, OK_X, 0, 0, NULL } };
+	struct canned script[] = { { 200, g_login, 0, 0, NULL, NULL }, { 502, "bad gateway", 0, 0, NULL, NULL },
+		                   { 429, "slow down", 0, 0, NULL, NULL }, { 509, "", 0, 0, NULL, NULL },
+		                   { 200, OK_X, 0, 0, NULL, NULL } };
 	struct responder *r = responder_start(script, 5);
 	struct api_session *sess = session_for(r, NULL);
 	struct api_error err;
@@ -493,8 +494,8 @@ static void
 test_dropped_connection_then_success(void **state)
 {
 	(void)state;
-	struct canned script[] = { { 200, g_login, 0, 0, NULL }, { 0, NULL, 0, 1, NULL },
-		                   { 200, OK_X, 0, 0, NULL } };
+	struct canned script[] = { { 200, g_login, 0, 0, NULL, NULL }, { 0, NULL, 0, 1, NULL, NULL },
+		                   { 200, OK_X, 0, 0, NULL, NULL } };
 	struct responder *r = responder_start(script, 3);
 	struct api_session *sess = session_for(r, NULL);
 	struct api_error err;
@@ -514,8 +515,8 @@ static void
 test_slow_reply_times_out_and_retries(void **state)
 {
 	(void)state;
-	struct canned script[] = { { 200, g_login, 0, 0, NULL }, { 200, OK_X, 1500, 0, NULL },
-		                   { 200, OK_X, 0, 0, NULL } };
+	struct canned script[] = { { 200, g_login, 0, 0, NULL, NULL }, { 200, OK_X, 1500, 0, NULL, NULL },
+		                   { 200, OK_X, 0, 0, NULL, NULL } };
 	struct responder *r = responder_start(script, 3);
 	struct api_session *sess = session_for(r, short_read_timeout);
 	struct api_error err;
@@ -529,9 +530,9 @@ static void
 test_slow_reply_with_deadline_fails_timed_out(void **state)
 {
 	(void)state;
-	struct canned script[] = { { 200, g_login, 0, 0, NULL } };
+	struct canned script[] = { { 200, g_login, 0, 0, NULL, NULL } };
 	struct responder *r = responder_start(script, 1);
-	r->fallback = (struct canned){ 200, OK_X, 3000, 0, NULL };
+	r->fallback = (struct canned){ 200, OK_X, 3000, 0, NULL, NULL };
 	struct api_session *sess = session_for(r, short_read_timeout);
 	struct api_error err;
 	assert_int_equal(api_login(sess, &err), 0);
@@ -550,10 +551,10 @@ static void
 test_garbage_json(void **state)
 {
 	(void)state;
-	struct canned script[] = { { 200, g_login, 0, 0, NULL },
-		                   { 200, "{\"meta\": {\"result_code\": 2", 0, 0, NULL },
-		                   { 500, "<html>Failed processing request</html>", 0, 0, NULL },
-		                   { 200, "[1,2,3]", 0, 0, NULL } };
+	struct canned script[] = { { 200, g_login, 0, 0, NULL, NULL },
+		                   { 200, "{\"meta\": {\"result_code\": 2", 0, 0, NULL, NULL },
+		                   { 500, "<html>Failed processing request</html>", 0, 0, NULL, NULL },
+		                   { 200, "[1,2,3]", 0, 0, NULL, NULL } };
 	struct responder *r = responder_start(script, 4);
 	struct api_session *sess = session_for(r, NULL);
 	struct api_error err;
@@ -575,9 +576,9 @@ static void
 test_wrong_credentials_fail_fast(void **state)
 {
 	(void)state;
-	struct canned script[] = { { 401, ERR401, 0, 0, NULL } };
+	struct canned script[] = { { 401, ERR401, 0, 0, NULL, NULL } };
 	struct responder *r = responder_start(script, 1);
-	r->fallback = (struct canned){ 200, g_login, 0, 0, NULL };
+	r->fallback = (struct canned){ 200, g_login, 0, 0, NULL, NULL };
 	struct api_session *sess = session_for(r, NULL);
 	struct api_error err;
 	assert_int_equal(api_login(sess, &err), -1);
@@ -630,8 +631,8 @@ static void
 test_method_switch(void **state)
 {
 	(void)state;
-	struct canned script[] = { { 200, g_login, 0, 0, NULL }, { 200, OK_X, 0, 0, NULL },
-		                   { 200, OK_X, 0, 0, NULL } };
+	struct canned script[] = { { 200, g_login, 0, 0, NULL, NULL }, { 200, OK_X, 0, 0, NULL, NULL },
+		                   { 200, OK_X, 0, 0, NULL, NULL } };
 	struct responder *r = responder_start(script, 3);
 	struct api_session *sess = session_for(r, use_post);
 	struct api_error err;
@@ -661,8 +662,8 @@ test_batch_split(void **state)
 	(void)state;
 	const char *added = "{\"meta\":{\"result_code\":200,\"result_subcode\":0,\"result_msg\":"
 	                    "\"OK\"},\"data\":{\"added\":2,\"errors\":0}}";
-	struct canned script[] = { { 200, g_login, 0, 0, NULL }, { 200, added, 0, 0, NULL },
-		                   { 200, added, 0, 0, NULL }, { 200, added, 0, 0, NULL } };
+	struct canned script[] = { { 200, g_login, 0, 0, NULL, NULL }, { 200, added, 0, 0, NULL, NULL },
+		                   { 200, added, 0, 0, NULL, NULL }, { 200, added, 0, 0, NULL, NULL } };
 	struct responder *r = responder_start(script, 4);
 	struct api_session *sess = session_for(r, small_batches);
 	/* 20-byte lines: two fit in 50 bytes (41 with the separator), three do not */
@@ -692,7 +693,7 @@ static void
 test_batch_single_request(void **state)
 {
 	(void)state;
-	struct canned script[] = { { 200, g_login, 0, 0, NULL }, { 200, NULL, 0, 0, NULL } };
+	struct canned script[] = { { 200, g_login, 0, 0, NULL, NULL }, { 200, NULL, 0, 0, NULL, NULL } };
 	struct responder *r = responder_start(script, 2);
 	struct api_session *sess = session_for(r, NULL);
 	const char *body = "{\"a\":1}\n{\"b\":2}";
@@ -717,9 +718,9 @@ static void
 test_deadline_honoured(void **state)
 {
 	(void)state;
-	struct canned script[] = { { 200, g_login, 0, 0, NULL } };
+	struct canned script[] = { { 200, g_login, 0, 0, NULL, NULL } };
 	struct responder *r = responder_start(script, 1);
-	r->fallback = (struct canned){ 503, ERR503, 0, 0, NULL }; /* maintenance forever */
+	r->fallback = (struct canned){ 503, ERR503, 0, 0, NULL, NULL }; /* maintenance forever */
 	struct api_session *sess = session_for(r, slower_backoff);
 	struct api_error err;
 	assert_int_equal(api_login(sess, &err), 0);
@@ -739,10 +740,10 @@ test_cancel_honoured(void **state)
 {
 	(void)state;
 	g_cancel = 0;
-	struct canned script[] = { { 200, g_login, 0, 0, NULL }, { 503, ERR503, 0, 0, NULL },
-		                   { 503, ERR503, 0, 0, &g_cancel } };
+	struct canned script[] = { { 200, g_login, 0, 0, NULL, NULL }, { 503, ERR503, 0, 0, NULL, NULL },
+		                   { 503, ERR503, 0, 0, &g_cancel, NULL } };
 	struct responder *r = responder_start(script, 3);
-	r->fallback = (struct canned){ 503, ERR503, 0, 0, NULL };
+	r->fallback = (struct canned){ 503, ERR503, 0, 0, NULL, NULL };
 	struct api_session *sess = session_for(r, slower_backoff);
 	struct api_error err;
 	struct api_call_opts opts = { .version = "2.5", .cancel = &g_cancel };
@@ -768,8 +769,8 @@ test_token_refresh_before_expiry(void **state)
 	snprintf(claims, sizeof claims, "{\"api_version\":\"2.31\",\"exp\":%lld}",
 	         (long long)now_sec() + 60); /* within the 12 h threshold */
 	char *soon = login_reply(claims);
-	struct canned script[] = { { 200, soon, 0, 0, NULL }, { 200, g_login, 0, 0, NULL },
-		                   { 200, OK_X, 0, 0, NULL }, { 200, OK_X, 0, 0, NULL } };
+	struct canned script[] = { { 200, soon, 0, 0, NULL, NULL }, { 200, g_login, 0, 0, NULL, NULL },
+		                   { 200, OK_X, 0, 0, NULL, NULL }, { 200, OK_X, 0, 0, NULL, NULL } };
 	struct responder *r = responder_start(script, 4);
 	struct api_session *sess = session_for(r, NULL);
 	struct api_error err;
@@ -796,8 +797,8 @@ test_short_token_refreshed_at_half_life(void **state)
 	long long now = (long long)now_sec();
 	snprintf(claims, sizeof claims, "{\"iat\":%lld,\"exp\":%lld}", now - 100, now + 3500);
 	char *hour = login_reply(claims);
-	struct canned script[] = { { 200, hour, 0, 0, NULL }, { 200, OK_X, 0, 0, NULL },
-		                   { 200, OK_X, 0, 0, NULL } };
+	struct canned script[] = { { 200, hour, 0, 0, NULL, NULL }, { 200, OK_X, 0, 0, NULL, NULL },
+		                   { 200, OK_X, 0, 0, NULL, NULL } };
 	struct responder *r = responder_start(script, 3);
 	struct api_session *sess = session_for(r, NULL);
 	struct api_error err;
@@ -820,8 +821,8 @@ static void
 test_503_is_an_answer_without_maintenance_wait(void **state)
 {
 	(void)state;
-	struct canned script[] = { { 200, g_login, 0, 0, NULL }, { 503, ERR503, 0, 0, NULL },
-		                   { 200, OK_X, 0, 0, NULL } };
+	struct canned script[] = { { 200, g_login, 0, 0, NULL, NULL }, { 503, ERR503, 0, 0, NULL, NULL },
+		                   { 200, OK_X, 0, 0, NULL, NULL } };
 	struct responder *r = responder_start(script, 3);
 	struct api_session *sess = session_for(r, no_maintenance_wait);
 	struct api_error err;
@@ -837,9 +838,9 @@ static void
 test_first_login_bounded_in_maintenance(void **state)
 {
 	(void)state;
-	struct canned script[] = { { 503, ERR503, 0, 0, NULL } };
+	struct canned script[] = { { 503, ERR503, 0, 0, NULL, NULL } };
 	struct responder *r = responder_start(script, 1);
-	r->fallback = (struct canned){ 503, ERR503, 0, 0, NULL };
+	r->fallback = (struct canned){ 503, ERR503, 0, 0, NULL, NULL };
 	struct api_session *sess = session_for(r, NULL);
 	struct api_error err;
 	assert_int_equal(api_login(sess, &err), -1);
@@ -896,11 +897,11 @@ test_retry_warnings_after_three_failures(void **state)
 {
 	(void)state;
 	struct canned script[] = {
-		{ 200, g_login, 0, 0, NULL }, { 502, "", 0, 0, NULL },     { 502, "", 0, 0, NULL },
-		{ 200, OK_X, 0, 0, NULL },    { 502, "", 0, 0, NULL },     { 502, "", 0, 0, NULL },
-		{ 502, "", 0, 0, NULL },      { 502, "", 0, 0, NULL },     { 200, OK_X, 0, 0, NULL },
-		{ 503, ERR503, 0, 0, NULL },  { 503, ERR503, 0, 0, NULL }, { 503, ERR503, 0, 0, NULL },
-		{ 200, OK_X, 0, 0, NULL },
+		{ 200, g_login, 0, 0, NULL, NULL }, { 502, "", 0, 0, NULL, NULL },     { 502, "", 0, 0, NULL, NULL },
+		{ 200, OK_X, 0, 0, NULL, NULL },    { 502, "", 0, 0, NULL, NULL },     { 502, "", 0, 0, NULL, NULL },
+		{ 502, "", 0, 0, NULL, NULL },      { 502, "", 0, 0, NULL, NULL },     { 200, OK_X, 0, 0, NULL, NULL },
+		{ 503, ERR503, 0, 0, NULL, NULL },  { 503, ERR503, 0, 0, NULL, NULL }, { 503, ERR503, 0, 0, NULL, NULL },
+		{ 200, OK_X, 0, 0, NULL, NULL },
 	};
 	struct responder *r = responder_start(script, 13);
 	struct api_session *sess = session_for(r, NULL);
@@ -930,7 +931,7 @@ static void
 test_worker_header_defaults_to_hostname(void **state)
 {
 	(void)state;
-	struct canned script[] = { { 200, g_login, 0, 0, NULL } };
+	struct canned script[] = { { 200, g_login, 0, 0, NULL, NULL } };
 	struct responder *r = responder_start(script, 1);
 	struct api_session *sess = session_for(r, no_worker_header);
 	struct api_error err;
@@ -950,8 +951,8 @@ test_impersonation(void **state)
 	                          "\"identity\":{\"user\":\"u7\"}}");
 	char *right = login_reply("{\"api_version\":\"2.31\",\"tenant\":\"c9\","
 	                          "\"identity\":{\"user\":\"u7\",\"company\":\"c9\"}}");
-	struct canned script[] = { { 200, g_login, 0, 0, NULL }, { 200, other, 0, 0, NULL },
-		                   { 200, right, 0, 0, NULL }, { 200, OK_X, 0, 0, NULL } };
+	struct canned script[] = { { 200, g_login, 0, 0, NULL, NULL }, { 200, other, 0, 0, NULL, NULL },
+		                   { 200, right, 0, 0, NULL, NULL }, { 200, OK_X, 0, 0, NULL, NULL } };
 	struct responder *r = responder_start(script, 4);
 	struct api_session *base = session_for(r, NULL);
 	struct api_error err;
@@ -983,6 +984,40 @@ test_impersonation(void **state)
 }
 
 static void
+long_backoff_cap(struct api_settings *s)
+{
+	s->backoff_max = 30.0; /* factor stays 0.001: without Retry-After the retry is at once */
+}
+
+static void
+test_retry_after_honoured(void **state)
+{
+	(void)state;
+	struct canned script[] = { { 200, g_login, 0, 0, NULL, NULL },
+		                   { 429, "slow down", 0, 0, NULL, "Retry-After: 3\r\n" },
+		                   { 200, OK_X, 0, 0, NULL, NULL },
+		                   { 503, ERR503, 0, 0, NULL, "retry-after:  0 \r\n" },
+		                   { 200, OK_X, 0, 0, NULL, NULL } };
+	struct responder *r = responder_start(script, 5);
+	struct api_session *sess = session_for(r, long_backoff_cap);
+	struct api_error err;
+	assert_int_equal(api_login(sess, &err), 0);
+	/* told to come back in 3 s: a 500 ms deadline ends the wait, nothing more is sent */
+	struct api_call_opts opts = { .version = "2.5", .deadline_ms = 500 };
+	json_t *data = NULL;
+	assert_int_equal(api_call_ex(sess, "tasks.get_by_id", NULL, &opts, &data, &err), -1);
+	assert_non_null(strstr(err.msg, "deadline exceeded"));
+	assert_non_null(strstr(err.msg, "429"));
+	assert_int_equal(nreq(r), 2);
+	/* the 200 is still queued; then 503 with "come back now" retries at once */
+	assert_int_equal(call_x(sess, &err), 0);
+	assert_int_equal(call_x(sess, &err), 0);
+	assert_int_equal(nreq(r), 5);
+	api_session_free(sess);
+	responder_stop(r);
+}
+
+static void
 with_auth_token(struct api_settings *s)
 {
 	free(s->access_key);
@@ -996,7 +1031,7 @@ static void
 test_auth_token_bearer_login(void **state)
 {
 	(void)state;
-	struct canned script[] = { { 200, g_login, 0, 0, NULL } };
+	struct canned script[] = { { 200, g_login, 0, 0, NULL, NULL } };
 	struct responder *r = responder_start(script, 1);
 	setenv("CLEARML_AUTH_TOKEN", "old.token.value", 1);
 	struct api_session *sess = session_for(r, with_auth_token);
@@ -1015,7 +1050,7 @@ static void
 test_force_max_api_version(void **state)
 {
 	(void)state;
-	struct canned script[] = { { 200, g_login, 0, 0, NULL } };
+	struct canned script[] = { { 200, g_login, 0, 0, NULL, NULL } };
 	struct responder *r = responder_start(script, 1);
 	struct api_session *sess = session_for(r, NULL);
 	setenv("CLEARML_AGENT_FORCE_MAX_API_VERSION", "2.9", 1);
@@ -1032,7 +1067,7 @@ static void
 test_login_without_token_is_misconfigured(void **state)
 {
 	(void)state;
-	struct canned script[] = { { 200, NULL, 0, 0, NULL } };
+	struct canned script[] = { { 200, NULL, 0, 0, NULL, NULL } };
 	struct responder *r = responder_start(script, 1);
 	struct api_session *sess = session_for(r, NULL);
 	struct api_error err;
@@ -1047,9 +1082,9 @@ test_first_login_bounded_on_503(void **state)
 {
 	(void)state;
 	/* Not in maintenance mode: the first login gives up after initial_connect_retries. */
-	struct canned script[] = { { 502, "gw", 0, 0, NULL } };
+	struct canned script[] = { { 502, "gw", 0, 0, NULL, NULL } };
 	struct responder *r = responder_start(script, 1);
-	r->fallback = (struct canned){ 502, "gw", 0, 0, NULL };
+	r->fallback = (struct canned){ 502, "gw", 0, 0, NULL, NULL };
 	struct api_session *sess = session_for(r, NULL);
 	struct api_error err;
 	assert_int_equal(api_login(sess, &err), -1);
@@ -1099,6 +1134,7 @@ main(void)
 		cmocka_unit_test(test_retry_warnings_after_three_failures),
 		cmocka_unit_test(test_worker_header_defaults_to_hostname),
 		cmocka_unit_test(test_impersonation),
+		cmocka_unit_test(test_retry_after_honoured),
 		cmocka_unit_test(test_auth_token_bearer_login),
 		cmocka_unit_test(test_force_max_api_version),
 		cmocka_unit_test(test_login_without_token_is_misconfigured),
