@@ -12,7 +12,9 @@ from agent_helper import (create_queue, create_script_task, enqueue, fast_env as
 def fast_env(tmp_path, extra=None):
     """Fast isolated agent env; tasks run on the agent's python (these tests are about the
     daemon, not about building environments)."""
-    env = {"CLEARML_AGENT_SKIP_PYTHON_ENV_INSTALL": "1"}
+    env = {"CLEARML_AGENT_SKIP_PYTHON_ENV_INSTALL": "1",
+           # worker ids must not depend on the host's GPU variables (GPU hosts set them)
+           "NVIDIA_VISIBLE_DEVICES": "", "CUDA_VISIBLE_DEVICES": ""}
     env.update(extra or {})
     return _fast_env(tmp_path, env)
 
