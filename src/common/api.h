@@ -88,7 +88,8 @@ int api_version_cmp(const struct api_session *sess, const char *version);
 struct api_call_opts {
 	const char *version;   /* "2.5", "2.14", ... or NULL for the unversioned URL */
 	const char *method;    /* NULL = the session's default method */
-	int64_t deadline_ms;   /* give up after this long in retries (0 = policy: retry "forever") */
+	int64_t deadline_ms;   /* give up after this long, retries and transfers included
+	                        * (0 = policy: retry "forever") */
 	volatile sig_atomic_t *cancel; /* non-zero → stop retrying and fail */
 };
 
@@ -99,7 +100,12 @@ int api_call(struct api_session *sess, const char *endpoint, const char *version
              json_t **data_out, struct api_error *err);
 int api_call_ex(struct api_session *sess, const char *endpoint, json_t *req,
                 const struct api_call_opts *opts, json_t **data_out, struct api_error *err);
-/* json-lines batch (Content-Type: application/json-lines); body is the joined lines. */
+/* json-lines batch (Content-Type: application/json-lines); body is the joined lines. Sent with
+ * POST unless opts->method says otherwise; split at max_req_size on line boundaries (the integer
+ * counters of the replies' data, e.g. added/errors, are summed).
+ * Errors, for all calls: err->http_status is 0 when no HTTP answer was had (connection refused,
+ * time-out, deadline, cancel: worth retrying later), else the status of the last reply (4xx: the
+ * server refused, retrying the same request will not help). */
 int api_call_batch(struct api_session *sess, const char *endpoint, const char *body, size_t len,
                    const struct api_call_opts *opts, json_t **data_out, struct api_error *err);
 
