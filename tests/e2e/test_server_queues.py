@@ -34,6 +34,13 @@ def test_default_queue_on_first_start(api):
     assert "default" in q["system_tags"]
     found = api.call("queues.get_all", name="^default$", only_fields=["id"])["queues"]
     assert [x["id"] for x in found] == [d["id"]]
+    other = new_queue(api, "second-default", system_tags=["default"])
+    assert err(api.call, "queues.get_default") == (400, 708)
+    api.call("queues.update", queue=other, system_tags=[])
+    api.call("queues.update", queue=d["id"], system_tags=[])
+    assert err(api.call, "queues.get_default") == (400, 707)
+    t = new_task(api, "no-default")
+    assert err(api.call, "tasks.enqueue", task=t) == (400, 707)
 
 
 def test_create_get_update_delete(api):
