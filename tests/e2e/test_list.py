@@ -77,11 +77,12 @@ def test_list_server_down_fails_fast(server, tmp_path):
     assert "connection refused" in err, err
 
 
-class _FakeTlsServer:
-    """A tiny HTTPS ClearML stand-in (auth.login + workers.get_all) with a self-signed cert, to
-    check api.verify_certificate / CLEARML_API_HOST_VERIFY_CERT and REQUESTS_CA_BUNDLE."""
+class _FakeServer:
+    """A tiny ClearML stand-in (auth.login + workers.get_all) that records what it was sent;
+    over HTTPS with a self-signed cert (tls=True) to check api.verify_certificate /
+    CLEARML_API_HOST_VERIFY_CERT and REQUESTS_CA_BUNDLE."""
 
-    def __init__(self, tmp_path):
+    def __init__(self, tmp_path, tls=True, conf_extra=""):
         import base64
         import http.server
         import json
@@ -90,16 +91,19 @@ class _FakeTlsServer:
 
         self.cert = str(tmp_path / "cert.pem")
         key = str(tmp_path / "key.pem")
-        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
-                        key, "-out", self.cert, "-days", "2", "-subj", "/CN=127.0.0.1",
-                        "-addext", "subjectAltName=IP:127.0.0.1"],
-                       check=True, capture_output=True, timeout=60)
+        if tls:
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
+                            key, "-out", self.cert, "-days", "2", "-subj", "/CN=127.0.0.1",
+                            "-addext", "subjectAltName=IP:127.0.0.1"],
+                           check=True, capture_output=True, timeout=60)
 
         def b64(d):
             return base64.urlsafe_b64encode(json.dumps(d).encode()).rstrip(b"=").decode()
 
         token = b64({"alg": "HS256"}) + "." + b64({"api_version": "2.31"}) + ".sig"
         self.requests = []
+        self.methods = []
+        self.headers = []
         outer = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -110,6 +114,8 @@ class _FakeTlsServer:
                 if n:
                     self.rfile.read(n)
                 outer.requests.append(self.path)
+                outer.methods.append(self.command)
+                outer.headers.append(dict(self.headers))
                 if self.path.startswith("/auth.login"):
                     data = {"token": token}
                 else:
@@ -123,19 +129,22 @@ class _FakeTlsServer:
                 self.wfile.write(body)
 
             do_POST = do_GET
+            do_PUT = do_GET
 
             def log_message(self, *a):
                 pass
 
         self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.load_cert_chain(self.cert, key)
-        self.httpd.socket = ctx.wrap_socket(self.httpd.socket, server_side=True)
-        self.url = f"https://127.0.0.1:{self.httpd.server_address[1]}"
-        self.conf = str(tmp_path / "tls.conf")
+        if tls:
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(self.cert, key)
+            self.httpd.socket = ctx.wrap_socket(self.httpd.socket, server_side=True)
+        scheme = "https" if tls else "http"
+        self.url = f"{scheme}://127.0.0.1:{self.httpd.server_address[1]}"
+        self.conf = str(tmp_path / "fake.conf")
         with open(self.conf, "w") as f:
-            f.write('api { api_server: "%s"\n credentials { access_key: "AK", secret_key: "SK" } }\n'
-                    % self.url)
+            f.write('api { api_server: "%s"\n credentials { access_key: "AK", secret_key: "SK" }\n'
+                    '%s }\n' % (self.url, conf_extra))
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()
 
@@ -146,7 +155,7 @@ class _FakeTlsServer:
 
 
 def test_list_tls_verification(tmp_path):
-    srv = _FakeTlsServer(tmp_path)
+    srv = _FakeServer(tmp_path)
     try:
         # verification on (the default): a self-signed server is refused, clearly and at once
         r = run_list(srv.conf, tmp_path)
@@ -164,5 +173,27 @@ def test_list_tls_verification(tmp_path):
         assert r.stdout == "workers:\n- id: tls-worker\n"
         assert "verification is disabled" in r.stderr
         assert srv.requests.count("/auth.login") == 2
+    finally:
+        srv.close()
+
+
+def test_list_request_method_and_headers(tmp_path):
+    srv = _FakeServer(tmp_path, tls=False, conf_extra="http { default_method: put }")
+    try:
+        r = run_list(srv.conf, tmp_path)
+        assert r.returncode == 0, r.stderr
+        assert srv.methods == ["PUT", "PUT"]  # api.http.default_method
+        assert srv.requests == ["/auth.login", "/workers.get_all"]
+        login, call = srv.headers
+        assert login["Authorization"] == "Basic QUs6U0s="  # base64("AK:SK")
+        assert call["Authorization"].startswith("Bearer ")
+        for h in (login, call):
+            assert h["X-ClearML-Agent"] == h["X-Trains-Agent"] == "api-1.9.2"
+            assert h["X-ClearML-Worker"] == h["X-Trains-Worker"] and h["X-ClearML-Worker"]
+            assert h["Content-Type"] == "application/json"
+        # the environment wins over the file
+        r = run_list(srv.conf, tmp_path, env={"CLEARML_API_DEFAULT_REQ_METHOD": "POST"})
+        assert r.returncode == 0, r.stderr
+        assert srv.methods[2:] == ["POST", "POST"]
     finally:
         srv.close()
