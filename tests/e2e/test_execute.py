@@ -165,3 +165,13 @@ def test_execute_sigterm_stops_task(server, api, tmp_path):
     assert wait_gone([pid], timeout=10)
     assert task(api, t)["status"] == "stopped"
     assert "long-execute" in out.decode()
+
+
+def test_execute_disable_monitoring_setup_failure_fails_task(server, api, tmp_path):
+    t = create_script_task(api, "", name="task without code", entry_point="nope.py")
+    r = execute(server, tmp_path, ["--disable-monitoring", "--id", t])
+    out = r.stdout.decode()
+    assert r.returncode == 86, out  # RUNNER_EXIT_SETUP_FAILED
+    tk = task(api, t)
+    assert tk["status"] == "failed", tk
+    assert tk.get("status_reason"), tk
