@@ -15,7 +15,10 @@
 #include "server/getall.h"
 #include "util.h"
 
-#define MAX_PATTERN 2048
+#define MAX_PATTERN 1024
+#define MAX_REPEAT 100     /* largest {n,m} bound */
+#define MAX_BRACES 4       /* {…} quantifiers per pattern */
+#define MAX_GROUP_PLUS 6   /* (…)+ per pattern */
 #define MAX_CLAUSES 64
 
 json_t *
@@ -46,7 +49,8 @@ static int
 regex_translate(const char *pat, struct buf *out, int *icase)
 {
 	const char *p = pat;
-	int in_bracket = 0;
+	int in_bracket = 0, nbraces = 0, group_plus = 0;
+	int *braces = &nbraces;
 	*icase = 0;
 	if (strncmp(p, "(?i)", 4) == 0) {
 		*icase = 1;
@@ -121,9 +125,46 @@ regex_translate(const char *pat, struct buf *out, int *icase)
 		}
 		if (c == '(' && p[1] == '?')
 			return -1; /* other extensions (lookaround, flags mid-pattern) */
-		buf_append(out, &c, 1);
-		if ((c == '*' || c == '+' || c == '?' || c == '}') && p[1] == '?')
-			p++; /* lazy quantifier: same match set for a yes/no test */
+		if (c == '{') {
+			/* {n}, {n,}, {n,m}: small bounds only, and few of them — glibc expands each
+			 * repetition into copies of the subtree, so big or nested counts explode */
+			unsigned long lo = 0, hi = 0;
+			const char *q = p + 1;
+			int digits = 0;
+			while (*q >= '0' && *q <= '9' && digits < 4) {
+				lo = lo * 10 + (unsigned long)(*q++ - '0');
+				digits++;
+			}
+			if (!digits || lo > MAX_REPEAT)
+				return -1;
+			hi = lo;
+			if (*q == ',') {
+				q++;
+				digits = 0;
+				hi = 0;
+				while (*q >= '0' && *q <= '9' && digits < 4) {
+					hi = hi * 10 + (unsigned long)(*q++ - '0');
+					digits++;
+				}
+				if (digits && hi > MAX_REPEAT)
+					return -1;
+			}
+			if (*q != '}' || ++(*braces) > MAX_BRACES || (p > pat && p[-1] == ')'))
+				return -1; /* no counted repetition of groups */
+			buf_append(out, p, (size_t)(q - p + 1));
+			p = q;
+			c = '}';
+		} else {
+			if (c == '+' && p > pat && p[-1] == ')' && ++group_plus > MAX_GROUP_PLUS)
+				return -1; /* each (…)+ doubles the compiled tree */
+			buf_append(out, &c, 1);
+		}
+		if (c == '*' || c == '+' || c == '?' || c == '}') {
+			if (p[1] == '?' || p[1] == '+')
+				p++; /* lazy or possessive: the same yes/no answer for our use */
+			if (p[1] == '*' || p[1] == '+' || p[1] == '?' || p[1] == '{')
+				return -1; /* stacked quantifiers: an error in PCRE, a blow-up in glibc */
+		}
 	}
 	return in_bracket ? -1 : 0;
 }

@@ -314,6 +314,13 @@ test_getall(void **state)
 	assert_int_equal(getall_regex_match("a.*?b", "axxb"), 1);
 	assert_int_equal(getall_regex_match("^\\d+$", "123"), 1);
 	assert_int_equal(getall_regex_match("(?=x)", "x"), -1);
+	/* patterns that would make glibc's compiler blow up are refused, not run */
+	assert_int_equal(getall_regex_match("x+++++++++++++++++++++++++++++++", "x"), -1);
+	assert_int_equal(getall_regex_match("((a{100}){100}){100}", "a"), -1);
+	assert_int_equal(getall_regex_match("a{1000}", "a"), -1);
+	assert_int_equal(getall_regex_match("((((((((a+)+)+)+)+)+)+)+)+", "a"), -1);
+	assert_int_equal(getall_regex_match("a{2,3}b+?c*+", "aabc"), 1);
+	assert_int_equal(getall_regex_match("^ab{2}$", "abb"), 1);
 }
 
 int
