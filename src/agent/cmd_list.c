@@ -17,8 +17,8 @@ cmd_list(const struct cli_opts *o, struct config *cfg)
 	struct api_settings s;
 	api_settings_from_config(&s, cfg ? cfg->root : NULL);
 	if (!s.host || !*s.host) {
-		log_error("api.api_server is not configured (set it in clearml.conf, or "
-		          "CLEARML_API_HOST; `clearml-agent init` writes a configuration)");
+		fprintf(stderr, "\nclearml_agent: ERROR: api.api_server is not configured (set it in "
+		                "clearml.conf, or CLEARML_API_HOST; `clearml-agent init` writes one)\n");
 		api_settings_free(&s);
 		return 1;
 	}
@@ -31,14 +31,15 @@ cmd_list(const struct cli_opts *o, struct config *cfg)
 	int rc = 1;
 	json_t *data = NULL;
 	json_t *req = json_pack("{s:i}", "last_seen", 0);
+	/* Errors as the Python agent prints them ("clearml_agent: ERROR: ..."). */
 	if (api_login(sess, &err) != 0) {
-		log_error("%s", err.msg);
+		fprintf(stderr, "\nclearml_agent: ERROR: %s\n", err.msg);
 	} else if (api_call(sess, "workers.get_all", NULL, req, &data, &err) != 0) {
-		log_error("workers.get_all failed: %s", err.msg);
+		fprintf(stderr, "\nclearml_agent: ERROR: workers.get_all failed: %s\n", err.msg);
 	} else {
 		char *yaml = yaml_dump(data);
 		if (fputs(yaml, stdout) == EOF || fflush(stdout) != 0)
-			log_error("cannot write the worker list to stdout");
+			fprintf(stderr, "\nclearml_agent: ERROR: cannot write the worker list\n");
 		else
 			rc = 0;
 		free(yaml);

@@ -197,3 +197,12 @@ def test_list_request_method_and_headers(tmp_path):
         assert srv.methods[2:] == ["POST", "POST"]
     finally:
         srv.close()
+
+
+def test_list_without_server_configured(tmp_path):
+    conf = tmp_path / "empty.conf"
+    conf.write_text("agent { }\n")
+    r = run_list(str(conf), tmp_path)
+    assert r.returncode == 1
+    assert "clearml_agent: ERROR: api.api_server is not configured" in r.stderr, r.stderr
+    assert r.stdout == ""
