@@ -184,21 +184,6 @@ git_run(struct gitctx *g, const char *cwd, const char *stdin_data, char **out, i
 
 #define GIT(g, cwd, out, pf, ...) git_run((g), (cwd), NULL, (out), (pf), (const char *const[]){__VA_ARGS__, NULL})
 
-static char *
-git_line(struct gitctx *g, const char *cwd, const char *const *args)
-{
-	char *out = NULL;
-	if (git_run(g, cwd, NULL, &out, 0, args) != 0) {
-		free(out);
-		return NULL;
-	}
-	char *t = str_trim(out);
-	size_t n = strcspn(t, "\r\n");
-	char *r = xstrndup(t, n);
-	free(out);
-	return r;
-}
-
 static int
 is_git_checkout(const char *dir)
 {
@@ -207,6 +192,23 @@ is_git_checkout(const char *dir)
 	int ok = stat(gitdir, &st) == 0;
 	free(gitdir);
 	return ok;
+}
+
+/* A cheap sanity check of a cached clone without running git: the files every repository has.
+ * Anything subtler shows up as a failing fetch or checkout. */
+static int
+entry_looks_sane(const char *entry)
+{
+	static const char *const need[] = {"HEAD", "objects", "refs", "config"};
+	for (size_t i = 0; i < ARRAY_LEN(need); i++) {
+		char *p = xasprintf("%s/.git/%s", entry, need[i]);
+		struct stat st;
+		int ok = stat(p, &st) == 0;
+		free(p);
+		if (!ok)
+			return 0;
+	}
+	return 1;
 }
 
 /* ---- cache lock ---- */
@@ -318,16 +320,13 @@ cache_refresh(struct gitctx *g, const json_t *cfg, const char *url, const char *
 {
 	int clone_on_fail = cfg_bool(cfg, "agent.vcs_cache.clone_on_pull_fail", 0);
 	if (is_git_checkout(entry)) {
-		char *top = git_line(g, entry, (const char *const[]){"rev-parse", "--git-dir", NULL});
-		if (top == NULL) {
+		if (!entry_looks_sane(entry)) {
 			printf("cached repository in \"%s\" is broken: cloning it again\n", entry);
 			fflush(stdout);
 			return clone_into(g, url, entry, rs);
 		}
-		free(top);
+		/* the entry's origin is url by construction: its name is md5(url) */
 		printf("Using cached repository in \"%s\"\n", entry);
-		/* the cache entry keeps the real URL (in case the config's rewriting changed) */
-		GIT(g, entry, NULL, 0, "remote", "set-url", "origin", url);
 		printf("pulling git\n");
 		fflush(stdout);
 		char *out = NULL;
@@ -346,8 +345,13 @@ cache_refresh(struct gitctx *g, const json_t *cfg, const char *url, const char *
 			return -1;
 		}
 		free(out);
-		/* origin/HEAD may be missing in an old entry: ask the remote (ignore failures) */
-		if (!ref_exists(g, entry, "refs/remotes/origin/HEAD"))
+		/* origin/HEAD may be missing in an old entry: ask the remote (ignore failures). It is a
+		 * symbolic ref, so always a loose file. */
+		char *head_ref = xasprintf("%s/.git/refs/remotes/origin/HEAD", entry);
+		struct stat hst;
+		int have_head = lstat(head_ref, &hst) == 0;
+		free(head_ref);
+		if (!have_head)
 			GIT(g, entry, NULL, 0, "remote", "set-head", "origin", "--auto");
 		return 0;
 	}
