@@ -347,3 +347,35 @@ def test_stalled_http_remote_is_bounded(tmp_path):
         for c in held:
             c.close()
         srv.close()
+
+
+def test_daemon_runs_a_repository_task(server, api, tmp_path, repo):
+    """Through the real supervisor: the daemon spawns the runner, which checks out the repository
+    and applies the diff; the resolved commit goes back to the server (tasks.edit) and a clone
+    failure marks the task failed with upstream's status_reason."""
+    from agent_helper import (AgentProcess, FAST_POLL, create_queue, enqueue, fast_env, log_lines,
+                              task, wait_status)
+    q = create_queue(api, "vcs-queue")
+    diff = repo.diff({"version.txt": "via-daemon\n"})
+    ok = api.call("tasks.create", name="repo task", type="training",
+                  script={"repository": repo.file_url, "branch": "main", "entry_point": "show.py",
+                          "working_dir": ".", "binary": "python3", "diff": diff})["id"]
+    bad = api.call("tasks.create", name="bad repo", type="training",
+                   script={"repository": "file://" + str(tmp_path / "missing.git"),
+                           "entry_point": "x.py", "binary": "python3"})["id"]
+    enqueue(api, ok, queue=q)
+    enqueue(api, bad, queue=q)
+    env = fast_env(tmp_path, {"CLEARML_AGENT_SKIP_PYTHON_ENV_INSTALL": "1"})
+    a = AgentProcess(server, tmp_path, ["--polling-interval", FAST_POLL, "--queue", "vcs-queue"],
+                     env=env)
+    try:
+        t = wait_status(api, ok, timeout=120)
+        assert t["status"] == "completed", a.output()
+        assert "VERSION via-daemon" in log_lines(api, ok)
+        assert task(api, ok)["script"]["version_num"] == repo.c2
+        t = wait_status(api, bad, timeout=120)
+        assert t["status"] == "failed", a.output()
+        assert t["status_reason"] == "failed cloning repository"
+        assert any("Repository cloning failed" in line for line in log_lines(api, bad))
+    finally:
+        a.stop()
