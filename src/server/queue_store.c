@@ -554,33 +554,34 @@ queue_move_task(sqlite3 *db, const char *queue_id, const char *task_id, enum que
 }
 
 int
-queue_restore_task_status(sqlite3 *db, const char *task_id, const char *queue_id)
+queue_restore_task_status(sqlite3 *db, const char *task_id, const char *queue_id,
+                          const char *reason)
 {
 	json_t *t = task_load(db, task_id);
 	if (!t)
-		return -1;
-	const char *status = json_string_value(json_object_get(t, "status"));
-	json_t *exec = json_object_get(t, "execution");
-	const char *tq = json_string_value(json_object_get(exec, "queue"));
-	int rc = 0;
-	if (status && strcmp(status, "queued") == 0 && (!queue_id || !tq || strcmp(tq, queue_id) == 0)) {
-		const char *prev = json_string_value(json_object_get(t, "enqueue_status"));
-		char *target = xstrdup(prev && *prev && strcmp(prev, "queued") != 0 ? prev : "created");
+		return 0;
+	const char *tq = json_string_value(json_object_get(json_object_get(t, "execution"), "queue"));
+	if (!tq || strcmp(tq, queue_id) != 0) {
 		json_decref(t);
-		rc = task_force_status(db, task_id, target, "", "");
-		free(target);
-		t = task_load(db, task_id);
-		if (!t)
-			return -1;
-		exec = json_object_get(t, "execution");
-		if (json_is_object(exec))
-			json_object_del(exec, "queue");
-		json_object_del(t, "enqueue_status");
-		if (task_save(db, t) != 0)
-			rc = -1;
+		return 0;
 	}
+	const char *prev = json_string_value(json_object_get(t, "enqueue_status"));
+	char *target = xstrdup(prev && *prev ? prev : "created");
 	json_decref(t);
-	return rc;
+	int rc = task_force_status(db, task_id, target, reason ? reason : "", "");
+	free(target);
+	if (rc != 0)
+		return -1;
+	t = task_load(db, task_id);
+	if (!t)
+		return -1;
+	json_t *exec = json_object_get(t, "execution");
+	if (json_is_object(exec))
+		json_object_del(exec, "queue");
+	json_object_del(t, "enqueue_status");
+	rc = task_save(db, t);
+	json_decref(t);
+	return rc == 0 ? 1 : -1;
 }
 
 int

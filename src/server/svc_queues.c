@@ -278,18 +278,23 @@ done:
 	sq_finish(q, r);
 }
 
-/* Remove every entry of a queue, restoring statuses; returns the ids removed. */
+/* Remove every entry of a queue; tasks that came from it get their status back. Returns the
+ * ids whose status was restored (what clear_queue reports), in queue order. */
 static json_t *
-clear_entries(sqlite3 *db, const char *queue_id)
+clear_entries(sqlite3 *db, const char *queue_id, const char *why)
 {
-	json_t *ids = queue_task_ids(db, queue_id);
+	json_t *ids = queue_task_ids(db, queue_id), *restored = json_array();
+	char *reason = xasprintf("Queue %s was %s", queue_id, why);
 	size_t i;
 	json_t *t;
 	json_array_foreach(ids, i, t) {
 		queue_remove_task(db, queue_id, json_string_value(t));
-		queue_restore_task_status(db, json_string_value(t), queue_id);
+		if (queue_restore_task_status(db, json_string_value(t), queue_id, reason) > 0)
+			json_array_append(restored, t);
 	}
-	return ids;
+	free(reason);
+	json_decref(ids);
+	return restored;
 }
 
 static void
@@ -306,7 +311,7 @@ h_delete(struct req *q, struct reply *r)
 	} else if (!force && queue_count(q->db, id) > 0) {
 		reply_err(r, 400, 702, "Queue is not empty: queue=%s", id);
 	} else {
-		json_decref(clear_entries(q->db, id));
+		json_decref(clear_entries(q->db, id, "deleted"));
 		if (queue_delete_row(q->db, id) != 0)
 			reply_err(r, 500, 100, "Database error: %s", sqlite3_errmsg(q->db));
 		else
@@ -364,18 +369,18 @@ h_remove_task(struct req *q, struct reply *r)
 		return;
 	if (sq_begin(q, r) != 0)
 		return;
-	if (!queue_exists(q->db, qid)) {
-		reply_err(r, 400, 701, "Invalid queue id: id=%s", qid);
+	/* Like the real server, an unknown queue is "invalid queue or task not queued" too. */
+	int n = queue_remove_task(q->db, qid, tid);
+	if (n == 0) {
+		reply_err(r, 400, 703, "Invalid queue id or task not in queue: queue=%s, task=%s",
+		          qid, tid);
 	} else {
-		int n = queue_remove_task(q->db, qid, tid);
-		if (n == 0) {
-			reply_err(r, 400, 703, "Invalid queue id or task not in queue: queue=%s, "
-			          "task=%s", qid, tid);
-		} else {
-			if (update_status)
-				queue_restore_task_status(q->db, tid, qid);
-			reply_data(r, json_pack("{s:i}", "removed", n));
+		if (update_status) {
+			char *reason = xasprintf("Task was removed from the queue %s", qid);
+			queue_restore_task_status(q->db, tid, qid, reason);
+			free(reason);
 		}
+		reply_data(r, json_pack("{s:i}", "removed", n));
 	}
 	sq_finish(q, r);
 }
@@ -391,7 +396,7 @@ h_clear_queue(struct req *q, struct reply *r)
 	if (!queue_exists(q->db, qid))
 		reply_err(r, 400, 701, "Invalid queue id: id=%s", qid);
 	else
-		reply_data(r, json_pack("{s:o}", "removed_tasks", clear_entries(q->db, qid)));
+		reply_data(r, json_pack("{s:o}", "removed_tasks", clear_entries(q->db, qid, "cleared")));
 	sq_finish(q, r);
 }
 

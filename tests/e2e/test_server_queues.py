@@ -104,6 +104,7 @@ def test_add_remove_peek_count(api):
     assert api.call("queues.peek_task", queue=qid) == {"task": t[0]}
     assert api.call("queues.remove_task", queue=qid, task=t[1]) == {"removed": 1}
     assert err(api.call, "queues.remove_task", queue=qid, task=t[1]) == (400, 703)
+    assert err(api.call, "queues.remove_task", queue="e" * 32, task=t[0]) == (400, 703)
     assert entries(api, qid) == [t[0], t[2]]
     q = api.call("queues.get_by_id", queue=qid, max_task_entries=1)["queue"]
     assert [e["task"] for e in q["entries"]] == [t[0]]
@@ -262,3 +263,19 @@ def test_get_all_ex_names_entries_and_workers(api):
     # plain get_all keeps entries as ids and has no workers
     q = api.call("queues.get_all", id=[qid])["queues"][0]
     assert q["entries"][0]["task"] == waiting and "workers" not in q
+
+
+def test_delete_restores_only_tasks_that_came_from_the_queue(api):
+    home = new_queue(api, "q-home")
+    extra = new_queue(api, "q-extra")
+    tid = new_task(api, "two-queues")
+    api.call("tasks.enqueue", task=tid, queue=home)
+    # also listed in `extra`, but its execution.queue stays `home`
+    api.call("queues.add_task", queue=extra, task=tid, update_execution_queue=False)
+    assert api.call("queues.clear_queue", queue=extra) == {"removed_tasks": []}
+    t = api.call("tasks.get_by_id", task=tid)["task"]
+    assert t["status"] == "queued" and t["execution"]["queue"] == home
+    api.call("queues.delete", queue=home, force=True)            # test_dequeue_from_deleted_queue
+    t = api.call("tasks.get_by_id", task=tid)["task"]
+    assert t["status"] == "created" and "queue" not in t["execution"]
+    assert t["status_reason"] == f"Queue {home} was deleted"
