@@ -278,6 +278,40 @@ test_requirement_lines(void **state)
 	gitcred_free(&c);
 }
 
+static void
+test_from_config_and_env(void **state)
+{
+	(void)state;
+	json_t *root = json_pack("{s:{s:s, s:s, s:s, s:b, s:i, s:s, s:b}}", "agent", "git_user", "cfguser",
+	                         "git_pass", "cfgpass", "git_host", "h.com", "force_git_ssh_protocol", 1,
+	                         "force_git_ssh_port", 2222, "force_git_ssh_user", "me", "translate_ssh", 0);
+	unsetenv("CLEARML_AGENT_GIT_USER");
+	setenv("CLEARML_AGENT_GIT_PASS", "envpass", 1);
+	unsetenv("CLEARML_AGENT_GIT_HOST");
+	struct git_creds c;
+	gitcred_from_config(&c, root);
+	assert_string_equal(c.user, "cfguser");
+	assert_string_equal(c.pass, "envpass");
+	assert_string_equal(c.host, "h.com");
+	assert_true(c.force_ssh);
+	assert_string_equal(c.ssh_port, "2222");
+	assert_string_equal(c.ssh_user, "me");
+	assert_false(c.translate_ssh);
+	gitcred_free(&c);
+	unsetenv("CLEARML_AGENT_GIT_PASS");
+	json_decref(root);
+
+	/* nothing configured: translate_ssh defaults on, no credentials */
+	json_t *empty = json_object();
+	gitcred_from_config(&c, empty);
+	assert_null(c.user);
+	assert_null(c.pass);
+	assert_true(c.translate_ssh);
+	assert_false(c.force_ssh);
+	gitcred_free(&c);
+	json_decref(empty);
+}
+
 int
 main(void)
 {
@@ -289,6 +323,7 @@ main(void)
 		cmocka_unit_test(test_masking),
 		cmocka_unit_test(test_askpass_helper),
 		cmocka_unit_test(test_requirement_lines),
+		cmocka_unit_test(test_from_config_and_env),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
