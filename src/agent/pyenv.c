@@ -212,67 +212,6 @@ tool_env(struct envv *e)
 	envv_unset(e, "PIP_REQUIRE_VIRTUALENV");
 }
 
-/* The last meaningful error line of a tool's output ("ERROR: …" for pip, "error: …" for uv,
- * else the last non-empty line). out gets at most outlen-1 bytes. */
-static void
-last_error_line(const char *tail, char *out, size_t outlen)
-{
-	out[0] = '\0';
-	const char *best = NULL, *last = NULL;
-	size_t best_len = 0, last_len = 0;
-	const char *p = tail ? tail : "";
-	while (*p) {
-		const char *nl = strchr(p, '\n');
-		size_t n = nl ? (size_t)(nl - p) : strlen(p);
-		const char *s = p;
-		size_t sl = n;
-		while (sl > 0 && isspace((unsigned char)*s)) {
-			s++;
-			sl--;
-		}
-		while (sl > 0 && isspace((unsigned char)s[sl - 1]))
-			sl--;
-		if (sl > 0) {
-			last = s;
-			last_len = sl;
-			if (strncmp(s, "ERROR:", 6) == 0 || strncasecmp(s, "error:", 6) == 0) {
-				best = s;
-				best_len = sl;
-			}
-		}
-		p = nl ? nl + 1 : p + n;
-	}
-	/* "ERROR: Exception:" heads a traceback: its last line says what happened */
-	if (!best || (best_len > 0 && best[best_len - 1] == ':' && last && last > best)) {
-		best = last;
-		best_len = last_len;
-		/* "pip._vendor.packaging.markers.InvalidMarker: …" → "InvalidMarker: …" */
-		const char *colon = memchr(best, ':', best_len);
-		const char *dot = NULL;
-		for (const char *q = best; colon && q < colon; q++) {
-			if (*q == '.')
-				dot = q;
-			else if (!isalnum((unsigned char)*q) && *q != '_')
-				break;
-		}
-		if (dot && colon && dot < colon) {
-			best_len -= (size_t)(dot + 1 - best);
-			best = dot + 1;
-		}
-	}
-	if (!best)
-		return;
-	if (strncasecmp(best, "error:", 6) == 0) {
-		best += 6;
-		best_len -= 6;
-		while (best_len > 0 && *best == ' ') {
-			best++;
-			best_len--;
-		}
-	}
-	snprintf(out, outlen, "%.*s", (int)best_len, best);
-}
-
 /* Run a tool with its output going to our stdout (through a temp file so its last lines can be
  * read back for the failure reason). Returns 0 when it exited 0; else -1 with errline set. */
 static int
@@ -325,7 +264,7 @@ run_tool(char *const argv[], const char *cwd, char *const *envp, char *errline, 
 		if (!started)
 			snprintf(errline, errlen, "%s: %s", argv[0], strerror(errno));
 		else {
-			last_error_line(tail, errline, errlen);
+			req_tool_error_line(tail, errline, errlen);
 			if (!errline[0])
 				snprintf(errline, errlen, "%s exited with status %d", argv[0],
 				         r.exited ? r.exit_code : 128 + r.signal);
@@ -566,35 +505,6 @@ probe_pip(struct pyinfo *pi)
 	free(out);
 }
 
-/* Does "3.10.13" match a request "3.10" / "3.10.13" / "3"? */
-static int
-version_matches(const char *have, const char *want)
-{
-	size_t wl = strlen(want);
-	return strncmp(have, want, wl) == 0 && (have[wl] == '\0' || have[wl] == '.');
-}
-
-/* Requested version from script.binary: "python3.8" → "3.8"; "python3"/"python" → "" (the
- * default); a non-python binary → "". */
-static void
-requested_from_binary(const char *binary, char *out, size_t outlen)
-{
-	out[0] = '\0';
-	if (!binary)
-		return;
-	const char *base = strrchr(binary, '/');
-	base = base ? base + 1 : binary;
-	if (strncmp(base, "python", 6) != 0)
-		return;
-	const char *v = base + 6;
-	size_t n = 0;
-	while (v[n] && (isdigit((unsigned char)v[n]) || v[n] == '.'))
-		n++;
-	if (n == 0 || !memchr(v, '.', n))
-		return; /* "python", "python3": the default interpreter */
-	snprintf(out, outlen, "%.*s", (int)n, v);
-}
-
 static char *
 pyenv_root(void)
 {
@@ -622,7 +532,7 @@ find_python_version(const char *want, struct pyinfo *pi)
 		if (!p)
 			continue;
 		struct pyinfo t;
-		int ok = probe_python(p, &t) == 0 && version_matches(t.version, want);
+		int ok = probe_python(p, &t) == 0 && req_python_version_matches(t.version, want);
 		free(p);
 		if (ok) {
 			*pi = t;
@@ -638,7 +548,7 @@ find_python_version(const char *want, struct pyinfo *pi)
 	if (glob(pat, 0, NULL, &g) == 0) {
 		for (size_t i = g.gl_pathc; i-- > 0 && rc != 0;) {
 			struct pyinfo t;
-			if (probe_python(g.gl_pathv[i], &t) == 0 && version_matches(t.version, want)) {
+			if (probe_python(g.gl_pathv[i], &t) == 0 && req_python_version_matches(t.version, want)) {
 				*pi = t;
 				rc = 0;
 			} else {
@@ -676,7 +586,7 @@ choose_python(const struct pyenv_request *rq, struct pyenv_result *rs, struct py
 	const char *binary = json_string_value(json_object_get(json_object_get(rq->task, "script"),
 	                                                       "binary"));
 	char want[32];
-	requested_from_binary(binary, want, sizeof want);
+	req_python_from_binary(binary, want, sizeof want);
 	if (want[0] && cfg_bool(rq->config, "agent.ignore_requested_python_version", 0)) {
 		say("Ignoring the requested python version %s (agent.ignore_requested_python_version)",
 		    want);

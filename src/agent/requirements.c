@@ -571,7 +571,7 @@ clause_ok(const struct ver *v, const char *clause)
 		clause++;
 	char op[4] = {0};
 	size_t ol = 0;
-	while (ol < 3 && strchr("<>=!~", clause[ol])) {
+	while (ol < 3 && clause[ol] && strchr("<>=!~", clause[ol])) {
 		op[ol] = clause[ol];
 		ol++;
 	}
@@ -966,4 +966,97 @@ req_shlex_split(const char *s, size_t *n_out)
 	v[n] = NULL;
 	*n_out = n;
 	return v;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* tool output and interpreter names                                                          */
+
+/* The last meaningful error line of a tool's output ("ERROR: …" for pip, "error: …" for uv,
+ * else the last non-empty line). out gets at most outlen-1 bytes. */
+void
+req_tool_error_line(const char *tail, char *out, size_t outlen)
+{
+	out[0] = '\0';
+	const char *best = NULL, *last = NULL;
+	size_t best_len = 0, last_len = 0;
+	const char *p = tail ? tail : "";
+	while (*p) {
+		const char *nl = strchr(p, '\n');
+		size_t n = nl ? (size_t)(nl - p) : strlen(p);
+		const char *s = p;
+		size_t sl = n;
+		while (sl > 0 && isspace((unsigned char)*s)) {
+			s++;
+			sl--;
+		}
+		while (sl > 0 && isspace((unsigned char)s[sl - 1]))
+			sl--;
+		if (sl > 0) {
+			last = s;
+			last_len = sl;
+			if (strncmp(s, "ERROR:", 6) == 0 || strncasecmp(s, "error:", 6) == 0) {
+				best = s;
+				best_len = sl;
+			}
+		}
+		p = nl ? nl + 1 : p + n;
+	}
+	if (!last)
+		return; /* no output at all */
+	/* "ERROR: Exception:" heads a traceback: its last line says what happened */
+	if (!best || (best_len > 0 && best[best_len - 1] == ':' && last && last > best)) {
+		best = last;
+		best_len = last_len;
+		/* "pip._vendor.packaging.markers.InvalidMarker: …" → "InvalidMarker: …" */
+		const char *colon = memchr(best, ':', best_len);
+		const char *dot = NULL;
+		for (const char *q = best; colon && q < colon; q++) {
+			if (*q == '.')
+				dot = q;
+			else if (!isalnum((unsigned char)*q) && *q != '_')
+				break;
+		}
+		if (dot && colon && dot < colon) {
+			best_len -= (size_t)(dot + 1 - best);
+			best = dot + 1;
+		}
+	}
+	if (strncasecmp(best, "error:", 6) == 0) {
+		best += 6;
+		best_len -= 6;
+		while (best_len > 0 && *best == ' ') {
+			best++;
+			best_len--;
+		}
+	}
+	snprintf(out, outlen, "%.*s", (int)best_len, best);
+}
+
+/* Does "3.10.13" match a request "3.10" / "3.10.13" / "3"? */
+int
+req_python_version_matches(const char *have, const char *want)
+{
+	size_t wl = strlen(want);
+	return strncmp(have, want, wl) == 0 && (have[wl] == '\0' || have[wl] == '.');
+}
+
+/* Requested version from script.binary: "python3.8" → "3.8"; "python3"/"python" → "" (the
+ * default); a non-python binary → "". */
+void
+req_python_from_binary(const char *binary, char *out, size_t outlen)
+{
+	out[0] = '\0';
+	if (!binary)
+		return;
+	const char *base = strrchr(binary, '/');
+	base = base ? base + 1 : binary;
+	if (strncmp(base, "python", 6) != 0)
+		return;
+	const char *v = base + 6;
+	size_t n = 0;
+	while (v[n] && (isdigit((unsigned char)v[n]) || v[n] == '.'))
+		n++;
+	if (n == 0 || !memchr(v, '.', n))
+		return; /* "python", "python3": the default interpreter */
+	snprintf(out, outlen, "%.*s", (int)n, v);
 }

@@ -111,4 +111,15 @@ json_t *req_freeze_lines(const char *freeze_output);
  * each and the vector) with *n set, or NULL on an unterminated quote. */
 char **req_shlex_split(const char *s, size_t *n);
 
+/* The last meaningful error line of a tool's output: pip's last "ERROR: …", uv's "error: …"
+ * (prefix dropped), a traceback's last line (module path dropped), else the last non-empty
+ * line. out gets at most outlen-1 bytes ("" for empty output). */
+void req_tool_error_line(const char *output, char *out, size_t outlen);
+
+/* Requested python version from script.binary: "…/python3.8" → "3.8"; "python3", "python" and
+ * non-python binaries → "" (the default interpreter). */
+void req_python_from_binary(const char *binary, char *out, size_t outlen);
+/* Does an interpreter version "3.10.13" match a request "3.10" / "3.10.13" / "3"? */
+int req_python_version_matches(const char *have, const char *want);
+
 #endif

@@ -177,6 +177,8 @@ test_pep440(void **state)
 	assert_int_equal(pep440_satisfies("3.0", "~=2.1"), 0);
 	assert_int_equal(pep440_satisfies("1.0", ""), 1);
 	assert_int_equal(pep440_satisfies("1.0", "=>1"), -1);
+	assert_int_equal(pep440_satisfies("1.0", ">="), -1); /* fuzz: an operator and nothing else */
+	assert_int_equal(pep440_satisfies("1.0", "<<<"), -1);
 }
 
 static void
@@ -230,6 +232,52 @@ test_shlex(void **state)
 	free(v);
 }
 
+static void
+test_tool_error_line(void **state)
+{
+	(void)state;
+	char out[256];
+	req_tool_error_line("Looking in indexes: x\nERROR: Could not find a version that satisfies "
+	                    "the requirement nosuchpkg==9.9\nERROR: No matching distribution found for "
+	                    "nosuchpkg==9.9\n\n", out, sizeof out);
+	assert_string_equal(out, "No matching distribution found for nosuchpkg==9.9");
+	req_tool_error_line("ERROR: Exception:\nTraceback (most recent call last):\n  File \"x\"\n"
+	                    "pip._vendor.packaging.markers.InvalidMarker: Invalid marker: 'touch'\n",
+	                    out, sizeof out);
+	assert_string_equal(out, "InvalidMarker: Invalid marker: 'touch'");
+	req_tool_error_line("  × No solution found\nerror: Failed to fetch: `http://x/`\n  Caused by: y\n",
+	                    out, sizeof out);
+	assert_string_equal(out, "Failed to fetch: `http://x/`");
+	req_tool_error_line("something odd\n  last words  \n", out, sizeof out);
+	assert_string_equal(out, "last words");
+	req_tool_error_line("", out, sizeof out);
+	assert_string_equal(out, "");
+	req_tool_error_line("ERROR: No matching distribution found for a-very-long-name", out, 12);
+	assert_string_equal(out, "No matching");
+}
+
+static void
+test_python_from_binary(void **state)
+{
+	(void)state;
+	char v[32];
+	req_python_from_binary("python3.8", v, sizeof v);
+	assert_string_equal(v, "3.8");
+	req_python_from_binary("/usr/bin/python3.10.13", v, sizeof v);
+	assert_string_equal(v, "3.10.13");
+	req_python_from_binary("python3", v, sizeof v);
+	assert_string_equal(v, "");
+	req_python_from_binary("bash", v, sizeof v);
+	assert_string_equal(v, "");
+	req_python_from_binary(NULL, v, sizeof v);
+	assert_string_equal(v, "");
+	assert_true(req_python_version_matches("3.10.13", "3.10"));
+	assert_true(req_python_version_matches("3.10.13", "3"));
+	assert_true(req_python_version_matches("3.10.13", "3.10.13"));
+	assert_false(req_python_version_matches("3.10.13", "3.1"));
+	assert_false(req_python_version_matches("3.11.7", "3.10"));
+}
+
 int
 main(void)
 {
@@ -243,6 +291,8 @@ main(void)
 		cmocka_unit_test(test_markers),
 		cmocka_unit_test(test_freeze_filter),
 		cmocka_unit_test(test_shlex),
+		cmocka_unit_test(test_tool_error_line),
+		cmocka_unit_test(test_python_from_binary),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
