@@ -112,6 +112,15 @@ rm_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 	return unlink(path) < 0 && errno != ENOENT ? -1 : 0;
 }
 
+static int
+chmod_dir_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)ftw;
+	if ((flag == FTW_D || flag == FTW_DNR) && (st->st_mode & 0700) != 0700)
+		chmod(path, (st->st_mode & 07777) | 0700);
+	return 0;
+}
+
 int
 rm_rf(const char *path)
 {
@@ -120,7 +129,9 @@ rm_rf(const char *path)
 		return errno == ENOENT ? 0 : -1;
 	if (!S_ISDIR(st.st_mode))
 		return unlink(path);
-	/* make every directory writable/searchable first so read-only trees can go too */
+	/* make every directory writable/searchable first so read-only trees (a task's own caches)
+	 * can go too */
+	nftw(path, chmod_dir_cb, 32, FTW_PHYS);
 	int r = nftw(path, rm_cb, 32, FTW_DEPTH | FTW_PHYS);
 	return r == 0 ? 0 : -1;
 }

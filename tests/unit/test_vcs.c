@@ -103,6 +103,14 @@ test_rm_rf(void **state)
 	assert_int_equal(write_file_atomic(keep, "k", 1, 0644), 0);
 	char *link = xasprintf("%s/a/link", d);
 	assert_int_equal(symlink(outside, link), 0);
+	/* a read-only directory inside (a task's own cache, say) goes too */
+	char *ro = xasprintf("%s/a/ro", d);
+	char *rof = xasprintf("%s/a/ro/f", d);
+	assert_int_equal(mkdir(ro, 0755), 0);
+	assert_int_equal(write_file_atomic(rof, "y", 1, 0644), 0);
+	assert_int_equal(chmod(ro, 0500), 0);
+	free(ro);
+	free(rof);
 	assert_int_equal(rm_rf(d), 0);
 	struct stat st;
 	assert_int_equal(stat(d, &st), -1);
