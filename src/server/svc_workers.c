@@ -39,13 +39,14 @@ const char svc_workers_schema[] =
 	"  machine_stats TEXT,"
 	"  PRIMARY KEY (company, user, id));"
 	"CREATE INDEX IF NOT EXISTS workers_task ON workers(task);"
-	"CREATE TABLE IF NOT EXISTS worker_runtime_properties ("
+	"CREATE TABLE IF NOT EXISTS worker_props ("
 	"  company TEXT NOT NULL,"
+	"  user TEXT NOT NULL,"
 	"  worker TEXT NOT NULL,"
 	"  key TEXT NOT NULL,"
 	"  value TEXT,"
-	"  expiry INTEGER,"
-	"  PRIMARY KEY (company, worker, key));";
+	"  expiry INTEGER,"          /* epoch ms, NULL = never */
+	"  PRIMARY KEY (company, user, worker, key));";
 
 /* A row is alive while now <= last_activity_time + timeout. */
 #define ALIVE_SQL "(last_activity_time + timeout * 1000000) >= ?"
@@ -341,31 +342,32 @@ worker_entry(sqlite3 *db, sqlite3_stmt *st)
 	json_decref(tags);
 	json_decref(stags);
 
+	/* As upstream: `queue` is shown only when it is one of the worker's `queues`. */
 	json_t *queues = sq_col_json(st, 12, 1), *qlist = json_array();
+	const char *cur_queue = sqlite3_column_type(st, 13) != SQLITE_NULL ? sq_col_text(st, 13) : NULL;
 	size_t i;
 	json_t *qv;
 	json_array_foreach(queues, i, qv) {
 		json_t *ref = json_is_string(qv) ? queue_ref(db, json_string_value(qv)) : NULL;
-		if (ref)
-			json_array_append_new(qlist, ref);
+		if (!ref)
+			continue;
+		json_array_append_new(qlist, ref);
+		if (cur_queue && strcmp(cur_queue, json_string_value(qv)) == 0)
+			json_object_set(w, "queue", ref);
 	}
 	json_decref(queues);
 	json_object_set_new(w, "queues", qlist);
-	if (sqlite3_column_type(st, 13) != SQLITE_NULL) {
-		json_t *ref = queue_ref(db, sq_col_text(st, 13));
-		if (ref)
-			json_object_set_new(w, "queue", ref);
-	}
 	if (sqlite3_column_type(st, 14) != SQLITE_NULL) {
 		const char *tid = sq_col_text(st, 14);
 		json_t *t = task_load(db, tid);
 		json_t *name = t ? json_object_get(t, "name") : NULL;
-		json_t *ad = t ? json_object_get(t, "active_duration") : NULL;
 		json_t *li = t ? json_object_get(t, "last_iteration") : NULL;
+		/* running_time: ms since the task started (upstream), 0 before it did */
+		int64_t started = t ? iso_time_parse(sq_str(json_object_get(t, "started"))) : -1;
+		int64_t running = started > 0 ? (sq_now_us() - started) / 1000 : 0;
 		json_object_set_new(w, "task", json_pack("{s:s,s:s,s:I,s:I}", "id", tid,
 		                    "name", sq_str(name),
-		                    "running_time", (json_int_t)(json_is_integer(ad) ?
-		                        json_integer_value(ad) * 1000 : 0),
+		                    "running_time", (json_int_t)(running > 0 ? running : 0),
 		                    "last_iteration", (json_int_t)(json_is_integer(li) ?
 		                        json_integer_value(li) : 0)));
 		json_decref(t);
@@ -449,13 +451,14 @@ h_get_runtime_properties(struct req *q, struct reply *r)
 		return;
 	int64_t now = now_ms();
 	json_t *props = json_array();
-	sqlite3_stmt *st = sq_prepare(q->db, "SELECT key, value, expiry FROM worker_runtime_properties"
-	                                     " WHERE company = ? AND worker = ?"
+	sqlite3_stmt *st = sq_prepare(q->db, "SELECT key, value, expiry FROM worker_props"
+	                                     " WHERE company = ? AND user = ? AND worker = ?"
 	                                     " AND (expiry IS NULL OR expiry > ?) ORDER BY key");
 	if (st) {
 		sq_bind_text(st, 1, sq_company(q));
-		sq_bind_text(st, 2, id);
-		sqlite3_bind_int64(st, 3, now);
+		sq_bind_text(st, 2, user_of(q));
+		sq_bind_text(st, 3, id);
+		sqlite3_bind_int64(st, 4, now);
 		while (sqlite3_step(st) == SQLITE_ROW) {
 			json_t *p = json_pack("{s:s,s:s}", "key", sq_col_text(st, 0),
 			                      "value", sq_col_text(st, 1));
@@ -498,38 +501,56 @@ h_set_runtime_properties(struct req *q, struct reply *r)
 	}
 	if (sq_begin(q, r) != 0)
 		return;
-	sqlite3_stmt *st = sq_prepare(q->db, "INSERT OR REPLACE INTO worker_runtime_properties"
-	                                     "(company, worker, key, value, expiry) VALUES (?,?,?,?,?)");
-	if (!st) {
+	sqlite3_stmt *ins = sq_prepare(q->db, "INSERT OR REPLACE INTO worker_props"
+	                                      "(company, user, worker, key, value, expiry)"
+	                                      " VALUES (?,?,?,?,?,?)");
+	sqlite3_stmt *del = sq_prepare(q->db, "DELETE FROM worker_props WHERE company = ?"
+	                                      " AND user = ? AND worker = ? AND key = ?");
+	if (!ins || !del) {
+		sqlite3_finalize(ins);
+		sqlite3_finalize(del);
 		reply_err(r, 500, 100, "Database error");
 		sq_finish(q, r);
 		return;
 	}
+	/* Upstream answers with the Redis keys it set and deleted. */
+	json_t *added = json_array(), *removed = json_array();
 	int64_t now = now_ms();
 	json_array_foreach(props, i, p) {
 		json_t *v = json_object_get(p, "value"), *e = json_object_get(p, "expiry");
-		char *vtext = NULL;
-		if (json_is_number(v))
-			vtext = sq_json_text(v);
+		const char *key = json_string_value(json_object_get(p, "key"));
+		char *rkey = xasprintf("worker_%s_%s_%s_prop_%s", sq_company(q), user_of(q), id, key);
+		int drop = json_is_integer(e) && json_integer_value(e) == 0; /* expiry 0 deletes */
+		sqlite3_stmt *st = drop ? del : ins;
+		char *vtext = json_is_number(v) ? sq_json_text(v) : NULL;
 		sqlite3_reset(st);
 		sq_bind_text(st, 1, sq_company(q));
-		sq_bind_text(st, 2, id);
-		sq_bind_text(st, 3, json_string_value(json_object_get(p, "key")));
-		sq_bind_text(st, 4, vtext ? vtext : json_is_string(v) ? json_string_value(v) : "");
-		if (json_is_integer(e) && json_integer_value(e) > 0)
-			sqlite3_bind_int64(st, 5, now + json_integer_value(e) * 1000);
-		else
-			sqlite3_bind_null(st, 5);
+		sq_bind_text(st, 2, user_of(q));
+		sq_bind_text(st, 3, id);
+		sq_bind_text(st, 4, key);
+		if (!drop) {
+			sq_bind_text(st, 5, vtext ? vtext : json_is_string(v) ? json_string_value(v) : "");
+			if (json_is_integer(e) && json_integer_value(e) > 0)
+				sqlite3_bind_int64(st, 6, now + json_integer_value(e) * 1000);
+			else
+				sqlite3_bind_null(st, 6);
+		}
 		int rc = sqlite3_step(st);
 		free(vtext);
 		if (rc != SQLITE_DONE) {
+			free(rkey);
 			reply_err(r, 500, 100, "Database error: %s", sqlite3_errmsg(q->db));
 			break;
 		}
+		json_array_append_new(drop ? removed : added, json_string(rkey));
+		free(rkey);
 	}
-	sqlite3_finalize(st);
+	sqlite3_finalize(ins);
+	sqlite3_finalize(del);
 	if (!r->code)
-		reply_data(r, json_object());
+		reply_data(r, json_pack("{s:O,s:O,s:[]}", "added", added, "removed", removed, "errors"));
+	json_decref(added);
+	json_decref(removed);
 	sq_finish(q, r);
 }
 
@@ -542,7 +563,7 @@ workers_expire(sqlite3 *db, int64_t now)
 		sqlite3_step(st);
 		sqlite3_finalize(st);
 	}
-	st = sq_prepare(db, "DELETE FROM worker_runtime_properties WHERE expiry IS NOT NULL"
+	st = sq_prepare(db, "DELETE FROM worker_props WHERE expiry IS NOT NULL"
 	                    " AND expiry <= ?");
 	if (st) {
 		sqlite3_bind_int64(st, 1, now);
@@ -571,8 +592,8 @@ const struct endpoint svc_workers_endpoints[] = {
 	{"workers.status_report", "2.4", 0, h_status_report},
 	{"workers.get_all", "2.4", 0, h_get_all},
 	{"workers.get_count", "1.0", 0, h_get_count},
-	{"workers.get_runtime_properties", "2.4", 0, h_get_runtime_properties},
-	{"workers.set_runtime_properties", "2.4", 0, h_set_runtime_properties},
+	{"workers.get_runtime_properties", "2.10", 0, h_get_runtime_properties},
+	{"workers.set_runtime_properties", "2.10", 0, h_set_runtime_properties},
 	{NULL, NULL, 0, NULL},
 };
 

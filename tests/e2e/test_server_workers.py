@@ -90,6 +90,9 @@ def test_status_report_task_queue_and_auto_register(api):
     w = workers(api)["agent:gpu0"]
     assert "task" not in w and "project" not in w and "queue" not in w
     assert [q["id"] for q in w["queues"]] == [q2]
+    # a current queue that is not among the worker's queues is not shown (upstream)
+    api.call("workers.status_report", worker="agent:gpu0", timestamp=now_ms, queue=q1)
+    assert "queue" not in workers(api)["agent:gpu0"]
     assert err(api.call, "workers.status_report", worker="agent:gpu0", timestamp=now_ms,
                task="nosuchtask") == (400, 101)
 
@@ -116,26 +119,35 @@ def test_last_seen_filter(api):
 
 
 def test_runtime_properties(api):
+    ident = identity(api)
     assert api.call("workers.get_runtime_properties", worker="w-rt") == {"runtime_properties": []}
-    api.call("workers.set_runtime_properties", method="POST", worker="w-rt",
-             runtime_properties=[{"key": "available_gpus", "value": "0,1"},
-                                 {"key": "max_num_instances", "value": "2"},
-                                 {"key": "force", "value": "off", "expiry": 3}])
+    r = api.call("workers.set_runtime_properties", method="POST", worker="w-rt",
+                 runtime_properties=[{"key": "available_gpus", "value": "0,1"},
+                                     {"key": "max_num_instances", "value": "2"},
+                                     {"key": "force", "value": "off", "expiry": 3}])
+    prefix = f"worker_{ident['company']}_{ident['user']}_w-rt_prop_"
+    assert r == {"added": [prefix + "available_gpus", prefix + "max_num_instances",
+                           prefix + "force"], "removed": [], "errors": []}
     props = {p["key"]: p for p in
              api.call("workers.get_runtime_properties", worker="w-rt")["runtime_properties"]}
     assert props["available_gpus"]["value"] == "0,1"
     assert props["max_num_instances"] == {"key": "max_num_instances", "value": "2", "expiry": None}
     assert props["force"]["value"] == "off" and props["force"]["expiry"] in (1, 2, 3)
-    api.call("workers.set_runtime_properties", worker="w-rt",
-             runtime_properties=[{"key": "available_gpus", "value": "2"}])
+    # expiry 0 deletes (as upstream's Redis implementation does)
+    r = api.call("workers.set_runtime_properties", worker="w-rt",
+                 runtime_properties=[{"key": "available_gpus", "value": "2"},
+                                     {"key": "max_num_instances", "value": "", "expiry": 0}])
+    assert r["removed"] == [prefix + "max_num_instances"]
     wait_for(lambda: "force" not in {p["key"] for p in api.call(
         "workers.get_runtime_properties", worker="w-rt")["runtime_properties"]},
         timeout=10, what="the expiring runtime property to go")
     props = {p["key"]: p["value"] for p in
              api.call("workers.get_runtime_properties", worker="w-rt")["runtime_properties"]}
-    assert props == {"available_gpus": "2", "max_num_instances": "2"}
+    assert props == {"available_gpus": "2"}
     assert err(api.call, "workers.set_runtime_properties", worker="w-rt",
                runtime_properties="nope") == (400, 12)
+    # the agent calls them unversioned; like upstream there is no handler below 2.10
+    assert err(api.call, "workers.get_runtime_properties", worker="w-rt", version="2.5") == (404, 0)
 
 
 def test_worker_expiry_with_short_timeout(tmp_path):
