@@ -434,6 +434,12 @@ do_checkout(struct gitctx *g, const struct exec_info *ei, const char *repo, stru
 		free(rev);
 		return -1;
 	}
+	if (ei->version_num[0] && !ref_exists(g, repo, rev)) {
+		/* a commit no branch or tag advertises (a deleted branch, a PR ref): ask for it by id */
+		printf("commit %s not found in the fetched refs, fetching it from origin\n", rev);
+		fflush(stdout);
+		GIT(g, repo, NULL, 0, "fetch", "--quiet", "origin", rev);
+	}
 	char *out = NULL;
 	int rc = GIT(g, repo, &out, 0, "checkout", "--force", "--quiet", rev, "--");
 	if (rc != 0) {

@@ -379,3 +379,17 @@ def test_daemon_runs_a_repository_task(server, api, tmp_path, repo):
         assert any("Repository cloning failed" in line for line in log_lines(api, bad))
     finally:
         a.stop()
+
+
+def test_commit_only_reachable_by_id(tmp_path, repo):
+    """A commit on a branch that was deleted upstream (still in the object store, advertised by no
+    ref) is fetched by its id."""
+    repo.branch("gone")
+    lost = repo.commit({"version.txt": "lost\n"}, "lost")
+    git("push", "-q", "origin", "gone", cwd=repo.work)
+    repo.checkout("main")
+    git("push", "-q", "origin", "--delete", "gone", cwd=repo.work)
+    git("config", "uploadpack.allowAnySHA1InWant", "true", cwd=repo.bare)
+    run = run_runner(tmp_path, repo_task(repo.file_url, version_num=lost))
+    assert run.rc == 0, run
+    assert version_of(run) == "lost"
