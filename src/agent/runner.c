@@ -243,7 +243,7 @@ place_code(struct run_state *st, enum task_binary kind, int entry_forced)
 				free(error);
 				return rc;
 			}
-		} else if (dk == DIFF_LITERAL && !flag_entry && st->entry[0]) {
+		} else if (dk == DIFF_LITERAL && !force_dir && !flag_entry && st->entry[0]) {
 			if (mkdir_p(st->script_dir, 0755) < 0)
 				return fail_taskf(st, "invalid working directory", "Cannot create working directory %s: %s",
 				                  st->script_dir, strerror(errno));
