@@ -51,7 +51,6 @@ struct api_session {
 	volatile sig_atomic_t *cancel; /* session-wide cancel flag (api_session_set_cancel) */
 	char *imp_user, *imp_tenant;   /* impersonation headers for the next login (§3.6) */
 	int env_token;                 /* our token came from CLEARML_AUTH_TOKEN: write it back */
-	char *ca_bundle;               /* REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE, as requests reads */
 	char agent_header[64];
 	char errbuf[CURL_ERROR_SIZE];
 };
@@ -291,6 +290,19 @@ api_settings_from_config(struct api_settings *s, const json_t *root)
 	s->worker_header = xstrdup(hostname);
 
 	s->verify_cert = cfg_bool(root, "api.verify_certificate", 1);
+	/* requests' verify= also takes a CA bundle path, and clearml.conf passes it through */
+	const char *vc = conf_str(root, "api.verify_certificate");
+	if (vc && parse_bool(vc) < 0) {
+		s->verify_cert = 1;
+		s->ca_bundle = path_expand(vc);
+	}
+	if (!s->ca_bundle) {
+		const char *ca = env_get("REQUESTS_CA_BUNDLE");
+		if (!ca)
+			ca = env_get("CURL_CA_BUNDLE");
+		if (ca)
+			s->ca_bundle = xstrdup(ca);
+	}
 	if (env_get("CLEARML_API_HOST_VERIFY_CERT"))
 		s->verify_cert = env_bool("CLEARML_API_HOST_VERIFY_CERT", s->verify_cert);
 	else if (env_get("TRAINS_API_HOST_VERIFY_CERT"))
@@ -340,6 +352,7 @@ api_settings_free(struct api_settings *s)
 	free(s->auth_token);
 	free(s->default_method);
 	free(s->worker_header);
+	free(s->ca_bundle);
 	memset(s, 0, sizeof *s);
 }
 
@@ -406,10 +419,14 @@ api_session_new(const struct api_settings *s)
 		sess->s.max_req_size = 15728640;
 	if (sess->s.initial_connect_retries <= 0)
 		sess->s.initial_connect_retries = 4;
-	const char *ca = env_get("REQUESTS_CA_BUNDLE");
-	if (!ca)
-		ca = env_get("CURL_CA_BUNDLE");
-	sess->ca_bundle = ca ? xstrdup(ca) : NULL;
+	sess->s.ca_bundle = dup_or_null(s->ca_bundle);
+	if (!sess->s.ca_bundle) {
+		/* settings built by hand (not from a config) still get the environment's CA file */
+		const char *ca = env_get("REQUESTS_CA_BUNDLE");
+		if (!ca)
+			ca = env_get("CURL_CA_BUNDLE");
+		sess->s.ca_bundle = dup_or_null(ca);
+	}
 	const char *env_tok = getenv("CLEARML_AUTH_TOKEN");
 	sess->env_token = env_tok && sess->s.auth_token && strcmp(env_tok, sess->s.auth_token) == 0;
 	sess->host_shown = url_without_userinfo(sess->s.host);
@@ -446,7 +463,6 @@ api_session_free(struct api_session *sess)
 	api_settings_free(&sess->s);
 	free(sess->imp_user);
 	free(sess->imp_tenant);
-	free(sess->ca_bundle);
 	free(sess->host_shown);
 	free(sess);
 }
@@ -682,8 +698,8 @@ http_exchange(struct api_session *sess, const struct request *rq,
 	curl_easy_setopt(e, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
 	curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, sess->s.verify_cert ? 1L : 0L);
 	curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, sess->s.verify_cert ? 2L : 0L);
-	if (sess->ca_bundle)
-		curl_easy_setopt(e, CURLOPT_CAINFO, sess->ca_bundle);
+	if (sess->s.ca_bundle)
+		curl_easy_setopt(e, CURLOPT_CAINFO, sess->s.ca_bundle);
 	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
 
 	curl_multi_add_handle(sess->multi, e);

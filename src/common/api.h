@@ -56,6 +56,8 @@ struct api_settings {
 	long max_req_size;            /* batch split size (15 MiB) */
 	/* Added by the api owner: */
 	long connect_timeout_ms, read_timeout_ms; /* 0 = the §3.1 policy (3/10 s first, 10/30 s, 30/30 s) */
+	char *ca_bundle;              /* api.verify_certificate given as a CA file path (as requests'
+	                               * verify=), else REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE; NULL = system */
 };
 
 /* Fill settings from an effective config tree (api.* keys) and the environment variables of

@@ -167,12 +167,20 @@ def test_list_tls_verification(tmp_path):
         assert r.returncode == 0, r.stderr
         assert r.stdout == "workers:\n- id: tls-worker\n"
         assert "verification is disabled" not in r.stderr
+        # or as a CA file path in api.verify_certificate (requests' verify=)
+        conf2 = tmp_path / "ca.conf"
+        conf2.write_text('api { api_server: "%s", verify_certificate: "%s"\n'
+                         ' credentials { access_key: "AK", secret_key: "SK" } }\n'
+                         % (srv.url, srv.cert))
+        r = run_list(str(conf2), tmp_path)
+        assert r.returncode == 0, r.stderr
+        assert r.stdout == "workers:\n- id: tls-worker\n"
         # verification off: accepted, with a warning
         r = run_list(srv.conf, tmp_path, env={"CLEARML_API_HOST_VERIFY_CERT": "false"})
         assert r.returncode == 0, r.stderr
         assert r.stdout == "workers:\n- id: tls-worker\n"
         assert "verification is disabled" in r.stderr
-        assert srv.requests.count("/auth.login") == 2
+        assert srv.requests.count("/auth.login") == 3
     finally:
         srv.close()
 

@@ -334,6 +334,8 @@ test_settings_from_config(void **state)
 	unsetenv("CLEARML_API_DEFAULT_REQ_METHOD");
 	unsetenv("CLEARML_API_HOST_VERIFY_CERT");
 	unsetenv("CLEARML_AGENT_INITIAL_CONNECT_RETRY_OVERRIDE");
+	unsetenv("REQUESTS_CA_BUNDLE");
+	unsetenv("CURL_CA_BUNDLE");
 	struct api_settings s;
 	api_settings_from_config(&s, root);
 	assert_string_equal(s.host, "http://srv:8008");
@@ -376,6 +378,14 @@ test_settings_from_config(void **state)
 	unsetenv("CLEARML_API_HOST_VERIFY_CERT");
 	unsetenv("CLEARML_AGENT_INITIAL_CONNECT_RETRY_OVERRIDE");
 
+	/* a CA bundle path in verify_certificate keeps verification on and uses that file */
+	json_t *ca = json_pack("{s:{s:s}}", "api", "verify_certificate", "/etc/private-ca.pem");
+	api_settings_from_config(&s, ca);
+	assert_int_equal(s.verify_cert, 1);
+	assert_string_equal(s.ca_bundle, "/etc/private-ca.pem");
+	api_settings_free(&s);
+	json_decref(ca);
+
 	/* defaults from an empty tree */
 	json_t *empty = json_object();
 	api_settings_from_config(&s, empty);
@@ -387,6 +397,7 @@ test_settings_from_config(void **state)
 	assert_int_equal(s.token_threshold_sec, 43200);
 	assert_true(s.backoff_factor == 1.0);
 	assert_true(s.backoff_max == 120.0);
+	assert_null(s.ca_bundle);
 	api_settings_free(&s);
 	json_decref(empty);
 	json_decref(root);
