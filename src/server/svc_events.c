@@ -381,6 +381,100 @@ collect_log(sqlite3_stmt *st, json_t *out, int64_t *last_ts, int64_t *last_seq)
 	return n;
 }
 
+/* SQL for a metrics filter — items "metric" or {metric, variants[]} — appended to b as
+ * " AND [NOT] ((metric = ? [AND variant IN (?, …)]) OR …)"; nothing for an empty filter. Bind
+ * the values with metric_filter_bind() in the same order. */
+static void
+metric_filter_sql(struct buf *b, const json_t *filter, int negate)
+{
+	if (!json_is_array(filter) || json_array_size(filter) == 0)
+		return;
+	buf_puts(b, negate ? " AND NOT (" : " AND (");
+	size_t i, k, n = 0;
+	json_t *f, *v;
+	json_array_foreach(filter, i, f) {
+		const char *m = json_is_string(f) ? json_string_value(f)
+		                                  : json_string_value(json_object_get(f, "metric"));
+		if (!m)
+			continue;
+		buf_puts(b, n++ ? " OR (metric = ?" : "(metric = ?");
+		json_t *vs = json_object_get(f, "variants");
+		size_t nv = 0;
+		json_array_foreach(vs, k, v) {
+			if (json_is_string(v))
+				buf_puts(b, nv++ ? ", ?" : " AND variant IN (?");
+		}
+		buf_puts(b, nv ? "))" : ")");
+	}
+	if (n == 0)
+		buf_puts(b, "1");
+	buf_puts(b, ")");
+}
+
+static int
+metric_filter_bind(sqlite3_stmt *st, int idx, const json_t *filter)
+{
+	size_t i, k;
+	json_t *f, *v;
+	json_array_foreach(filter, i, f) {
+		const char *m = json_is_string(f) ? json_string_value(f)
+		                                  : json_string_value(json_object_get(f, "metric"));
+		if (!m)
+			continue;
+		sq_bind_text(st, idx++, m);
+		json_array_foreach(json_object_get(f, "variants"), k, v) {
+			if (json_is_string(v))
+				sq_bind_text(st, idx++, json_string_value(v));
+		}
+	}
+	return idx;
+}
+
+/* Run one log query: task, filter, then the optional timestamp/seq bounds and limit. */
+static long long
+log_query(struct req *q, const char *task, const json_t *filter, const char *where,
+          const char *order_limit, int nbind, const int64_t *binds, json_t *out,
+          int64_t *last_ts, int64_t *last_seq)
+{
+	struct buf sql;
+	buf_init(&sql, 1u << 16);
+	buf_puts(&sql, "SELECT seq, timestamp, doc, msg FROM events WHERE task = ? AND type = 'log'");
+	metric_filter_sql(&sql, filter, 0);
+	buf_puts(&sql, where);
+	buf_puts(&sql, order_limit);
+	sqlite3_stmt *st = sq_prepare(q->db, sql.data);
+	buf_free(&sql);
+	if (!st)
+		return -1;
+	sq_bind_text(st, 1, task);
+	int idx = metric_filter_bind(st, 2, filter);
+	for (int i = 0; i < nbind; i++)
+		sqlite3_bind_int64(st, idx++, binds[i]);
+	long long n = collect_log(st, out, last_ts, last_seq);
+	sqlite3_finalize(st);
+	return n;
+}
+
+static long long
+log_total(struct req *q, const char *task, const json_t *filter)
+{
+	struct buf sql;
+	buf_init(&sql, 1u << 16);
+	buf_puts(&sql, "SELECT COUNT(*) FROM (SELECT 1 FROM events WHERE task = ? AND type = 'log'");
+	metric_filter_sql(&sql, filter, 0);
+	buf_puts(&sql, " LIMIT ?)");
+	sqlite3_stmt *st = sq_prepare(q->db, sql.data);
+	buf_free(&sql);
+	if (!st)
+		return 0;
+	sq_bind_text(st, 1, task);
+	int idx = metric_filter_bind(st, 2, filter);
+	sqlite3_bind_int64(st, idx, EVENT_LOG_TOTAL_CAP);
+	long long n = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+	sqlite3_finalize(st);
+	return n;
+}
+
 /* events.get_task_log, handler 2.9 (spec §6.3). */
 static void
 h_get_task_log(struct req *q, struct reply *r)
@@ -400,50 +494,31 @@ h_get_task_log(struct req *q, struct reply *r)
 	if (!t)
 		return;
 	json_decref(t);
-	const char *sql;
-	if (earlier)
-		sql = from ? "SELECT seq, timestamp, doc, msg FROM events WHERE task = ?1 AND type = 'log'"
-		             " AND timestamp < ?2 ORDER BY timestamp DESC, seq DESC LIMIT ?3"
-		           : "SELECT seq, timestamp, doc, msg FROM events WHERE task = ?1 AND type = 'log'"
-		             " ORDER BY timestamp DESC, seq DESC LIMIT ?3";
-	else
-		sql = from ? "SELECT seq, timestamp, doc, msg FROM events WHERE task = ?1 AND type = 'log'"
-		             " AND timestamp > ?2 ORDER BY timestamp, seq LIMIT ?3"
-		           : "SELECT seq, timestamp, doc, msg FROM events WHERE task = ?1 AND type = 'log'"
-		             " ORDER BY timestamp, seq LIMIT ?3";
-	sqlite3_stmt *st = sq_prepare(q->db, sql);
-	if (!st) {
+	const json_t *filter = json_object_get(q->body, "metrics");
+	json_t *events = json_array();
+	int64_t last_ts = 0, last_seq = 0;
+	int64_t b1[2] = {from, batch};
+	long long got = log_query(q, task, filter,
+		from ? (earlier ? " AND timestamp < ?" : " AND timestamp > ?") : "",
+		earlier ? " ORDER BY timestamp DESC, seq DESC LIMIT ?" : " ORDER BY timestamp, seq LIMIT ?",
+		from ? 2 : 1, from ? b1 : b1 + 1, events, &last_ts, &last_seq);
+	if (got < 0) {
+		json_decref(events);
 		reply_err(r, 500, 100, "Database error");
 		return;
 	}
-	json_t *events = json_array();
-	int64_t last_ts = 0, last_seq = 0;
-	sq_bind_text(st, 1, task);
-	if (from)
-		sqlite3_bind_int64(st, 2, from);
-	sqlite3_bind_int64(st, 3, batch);
-	long long got = collect_log(st, events, &last_ts, &last_seq);
-	sqlite3_finalize(st);
 	if (got > 0) {
 		/* The rest of the last timestamp, so the next page (from_timestamp = last_ts) loses
 		 * nothing. */
-		st = sq_prepare(q->db, earlier
-			? "SELECT seq, timestamp, doc, msg FROM events WHERE task = ? AND type = 'log'"
-			  " AND timestamp = ? AND seq < ? ORDER BY seq DESC"
-			: "SELECT seq, timestamp, doc, msg FROM events WHERE task = ? AND type = 'log'"
-			  " AND timestamp = ? AND seq > ? ORDER BY seq");
-		if (st) {
-			int64_t ts0 = last_ts;
-			sq_bind_text(st, 1, task);
-			sqlite3_bind_int64(st, 2, ts0);
-			sqlite3_bind_int64(st, 3, last_seq);
-			collect_log(st, events, &last_ts, &last_seq);
-			sqlite3_finalize(st);
-		}
+		int64_t b2[2] = {last_ts, last_seq};
+		log_query(q, task, filter,
+		          earlier ? " AND timestamp = ? AND seq < ?" : " AND timestamp = ? AND seq > ?",
+		          earlier ? " ORDER BY seq DESC" : " ORDER BY seq", 2, b2, events, &last_ts,
+		          &last_seq);
 	}
 	if (order && ((earlier && strcmp(order, "asc") == 0) || (!earlier && strcmp(order, "desc") == 0)))
 		reverse_array(events);
-	long long total = event_count(q->db, task, "log", EVENT_LOG_TOTAL_CAP);
+	long long total = log_total(q, task, filter);
 	reply_data(r, json_pack("{s:o,s:I,s:I}", "events", events, "returned",
 	                        (json_int_t)json_array_size(events), "total", (json_int_t)total));
 }
@@ -1003,13 +1078,21 @@ h_clear_task_log(struct req *q, struct reply *r)
 	}
 	json_t *t = visible_task(q, r, task);
 	if (t) {
-		sqlite3_stmt *st = sq_prepare(q->db, "DELETE FROM events WHERE task = ? AND type = 'log'"
-		                                     " AND timestamp < ?");
+		const json_t *inc = json_object_get(q->body, "include_metrics");
+		const json_t *exc = json_object_get(q->body, "exclude_metrics");
+		struct buf sql;
+		buf_init(&sql, 1u << 16);
+		buf_puts(&sql, "DELETE FROM events WHERE task = ? AND type = 'log' AND timestamp < ?");
+		metric_filter_sql(&sql, inc, 0);
+		metric_filter_sql(&sql, exc, 1);
+		sqlite3_stmt *st = sq_prepare(q->db, sql.data);
+		buf_free(&sql);
 		if (!st) {
 			reply_err(r, 500, 100, "Database error");
 		} else {
 			sq_bind_text(st, 1, task);
 			sqlite3_bind_int64(st, 2, threshold > 0 ? now_ms() - threshold * 1000 : INT64_MAX);
+			metric_filter_bind(st, metric_filter_bind(st, 3, inc), exc);
 			int rc = sqlite3_step(st);
 			sqlite3_finalize(st);
 			if (rc != SQLITE_DONE)

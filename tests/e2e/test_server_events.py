@@ -262,3 +262,21 @@ def test_plots_and_debug_images_latest_iterations(api):
     assert m["task"] == tid and [x["iter"] for x in m["iterations"]] == [3, 2]
     assert sorted(e["url"] for e in m["iterations"][0]["events"]) == [
         "http://files/a/3.png", "http://files/b/3.png"]
+
+
+def test_task_log_metrics_filter_and_clear(api):
+    """Upstream test_task_logs' second half: log events may carry metric/variant (2.30)."""
+    tid = new_task(api, "ev-log-metrics")
+    api.batch("events.add_batch", [log(tid, 100 + i, f"plain {i}") for i in range(10)] +
+              [log(tid, 200 + i, f"tagged {i}", metric="metric", variant="variant")
+               for i in range(2)])
+    assert api.call("events.get_task_log", task=tid)["total"] == 12
+    r = api.call("events.get_task_log", task=tid, metrics=[{"metric": "metric"}])
+    assert r["total"] == 2 and [e["msg"] for e in r["events"]] == ["tagged 1", "tagged 0"]
+    r = api.call("events.get_task_log", task=tid,
+                 metrics=[{"metric": "metric", "variants": ["other"]}])
+    assert r["total"] == 0 and r["events"] == []
+    assert api.call("events.clear_task_log", task=tid, exclude_metrics=["metric"]) == {"deleted": 10}
+    assert api.call("events.get_task_log", task=tid)["total"] == 2
+    assert api.call("events.clear_task_log", task=tid) == {"deleted": 2}
+    assert api.call("events.get_task_log", task=tid)["total"] == 0
