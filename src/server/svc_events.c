@@ -901,7 +901,10 @@ h_debug_images(struct req *q, struct reply *r)
 			json_array_append(json_object_get(slot, "events"), e);
 		}
 		json_decref(evs);
-		json_array_append_new(out, json_pack("{s:s,s:o}", "task", task, "iterations", by_iter));
+		json_t *item = json_pack("{s:s,s:o}", "task", task, "iterations", by_iter);
+		if (metric)
+			json_object_set_new(item, "metric", json_string(metric));
+		json_array_append_new(out, item);
 	}
 	reply_data(r, json_pack("{s:s,s:o}", "scroll_id", "FFFF", "metrics", out));
 }
