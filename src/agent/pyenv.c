@@ -1284,7 +1284,7 @@ static int
 conda_setup(struct pip_ctx *c, struct task_reqs *tr, struct pyenv_result *rs)
 {
 	char err[400] = "";
-	char *conda = which(env_get("CLEARML_CONDA_EXEC") ? env_get("CLEARML_CONDA_EXEC") : "conda");
+	char *conda = which("conda");
 	if (!conda) {
 		set_reason(rs, "package manager conda selected but conda is not installed");
 		say("ERROR: %s", rs->reason);
