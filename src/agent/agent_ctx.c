@@ -285,6 +285,15 @@ agent_ctx_set_instance(struct agent_ctx *ctx, const char *worker_id, int slot, c
 	free(ctx->state_dir);
 	ctx->build_root = slot_suffixed(venvs, slot);
 	ctx->state_dir = slot_suffixed(state, slot);
+	/* The dumped config must agree with the slot's directories (§4.8: venvs_dir and
+	 * docker_apt_cache get ".<slot>"). */
+	cfg_set(ctx->cfg->root, "agent.venvs_dir", json_string(ctx->build_root));
+	char *apt = cfg_path(root, "agent.docker_apt_cache");
+	if (apt && slot > 0) {
+		apt = slot_suffixed(apt, slot);
+		cfg_set(ctx->cfg->root, "agent.docker_apt_cache", json_string(apt));
+	}
+	free(apt);
 	const char *dirs[] = {ctx->build_root, ctx->state_dir};
 	for (size_t i = 0; i < ARRAY_LEN(dirs); i++) {
 		if (strpbrk(dirs[i], " \t\n")) {

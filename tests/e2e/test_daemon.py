@@ -231,6 +231,10 @@ def test_instance_slots_and_pid_files(server, api, tmp_path):
         contents = sorted(open(os.path.join(tmpdir, f)).read() for f in pidfiles)
         assert contents == ["slothost:0\n0", "slothost:1\n1"]
         assert sorted(int(f.split("_")[1]) for f in pidfiles) == sorted([a.pid, b.pid])
+        # slot 1 builds in its own directory (§4.8)
+        home = os.path.join(str(tmp_path), "home", ".clearml")
+        assert os.path.isdir(os.path.join(home, "venvs-builds"))
+        assert os.path.isdir(os.path.join(home, "venvs-builds.1"))
     finally:
         assert a.stop() == 254
         b.stop()
