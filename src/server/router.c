@@ -75,6 +75,47 @@ router_find(const char *name, int maj, int min)
 	return best;
 }
 
+/*
+ * A few recently verified tokens per thread, so a keep-alive client does not pay for an HMAC and
+ * a JSON parse on every call. An entry is only ever a token this server signed and that was
+ * checked in full; it is dropped at its exp like the token itself.
+ */
+#define TOKEN_CACHE 8
+#define TOKEN_CACHE_MAX_LEN 2048
+
+struct token_entry {
+	char token[TOKEN_CACHE_MAX_LEN];
+	int64_t exp;              /* epoch seconds; INT64_MAX when the token has none */
+	struct identity who;
+};
+
+static _Thread_local struct token_entry t_cache[TOKEN_CACHE];
+static _Thread_local unsigned t_cache_next;
+
+static const struct identity *
+token_cache_get(const char *tok, int64_t now)
+{
+	for (int i = 0; i < TOKEN_CACHE; i++) {
+		struct token_entry *e = &t_cache[i];
+		if (e->token[0] && e->exp > now && strcmp(e->token, tok) == 0)
+			return &e->who;
+	}
+	return NULL;
+}
+
+static void
+token_cache_put(const char *tok, const json_t *claims, const struct identity *who)
+{
+	size_t n = strlen(tok);
+	if (n >= TOKEN_CACHE_MAX_LEN)
+		return;
+	struct token_entry *e = &t_cache[t_cache_next++ % TOKEN_CACHE];
+	json_t *exp = json_object_get(claims, "exp");
+	e->exp = json_is_number(exp) ? (int64_t)json_number_value(exp) : INT64_MAX;
+	memcpy(e->token, tok, n + 1);
+	e->who = *who;
+}
+
 /* 0 and who filled, or -1 with r filled (401/…). */
 static int
 authenticate_bearer(const struct req *q, struct reply *r, struct identity *who)
@@ -97,12 +138,20 @@ authenticate_bearer(const struct req *q, struct reply *r, struct identity *who)
 	h += 7;
 	while (*h == ' ')
 		h++;
+	int64_t now = now_ms() / 1000;
+	const struct identity *cached = token_cache_get(h, now);
+	if (cached) {
+		*who = *cached;
+		return 0;
+	}
 	json_t *claims = NULL;
-	if (jwt_verify(q->srv->jwt_secret, sizeof(q->srv->jwt_secret), h, now_ms() / 1000, &claims) != 0) {
+	if (jwt_verify(q->srv->jwt_secret, sizeof(q->srv->jwt_secret), h, now, &claims) != 0) {
 		reply_err(r, 401, 30, "Invalid token");
 		return -1;
 	}
 	int rc = identity_from_claims(claims, who);
+	if (rc == 0)
+		token_cache_put(h, claims, who);
 	json_decref(claims);
 	if (rc != 0) {
 		reply_err(r, 401, 30, "Invalid token (no identity)");

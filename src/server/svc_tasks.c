@@ -342,10 +342,9 @@ task_container_from_docker_cmd(const char *docker_cmd)
 	return c;
 }
 
-json_t *
-task_view(const json_t *task, int maj, int min)
+void
+task_view_apply(json_t *t, int maj, int min)
 {
-	json_t *t = json_deep_copy(task);
 	json_t *tags = json_object_get(t, "tags");
 	if (json_is_array(tags))
 		json_object_set_new(t, "tags", sorted_tags(tags));
@@ -410,6 +409,13 @@ task_view(const json_t *task, int maj, int min)
 			json_decref(desc);
 		}
 	}
+}
+
+json_t *
+task_view(const json_t *task, int maj, int min)
+{
+	json_t *t = json_deep_copy(task);
+	task_view_apply(t, maj, min);
 	return t;
 }
 
@@ -716,10 +722,9 @@ tasks_get_by_id(struct req *q, struct reply *r)
 	json_t *t = task_for_read(q, r, id);
 	if (!t)
 		return;
-	json_t *v = task_view(t, q->ver_major, q->ver_minor);
-	json_decref(t);
-	json_object_del(v, "enqueue_status");
-	reply_data(r, json_pack("{s:o}", "task", v));
+	task_view_apply(t, q->ver_major, q->ver_minor);
+	json_object_del(t, "enqueue_status");
+	reply_data(r, json_pack("{s:o}", "task", t));
 }
 
 static const char *const task_pattern[] = {"name", "comment", "report", NULL};
@@ -796,9 +801,11 @@ tasks_get_all(struct req *q, struct reply *r)
 		const char *text = (const char *)sqlite3_column_text(st, 0);
 		json_t *d = text ? json_loads(text, 0, NULL) : NULL;
 		if (json_is_object(d)) {
-			json_array_append_new(docs, task_view(d, q->ver_major, q->ver_minor));
+			task_view_apply(d, q->ver_major, q->ver_minor);
+			json_array_append_new(docs, d);
+		} else {
+			json_decref(d);
 		}
-		json_decref(d);
 	}
 	db_stmt_done(st);
 	free(list);

@@ -25,6 +25,8 @@ int task_delete_row(sqlite3 *db, const char *task_id);
  * execution.parameters / model_desc copies; tags sorted. Internal fields are kept (projection
  * drops them). */
 json_t *task_view(const json_t *task, int ver_major, int ver_minor);
+/* The same, in place, on a document the caller owns. */
+void task_view_apply(json_t *task, int ver_major, int ver_minor);
 /* Split "image arg1 arg2" into container {image, arguments} (new object). */
 json_t *task_container_from_docker_cmd(const char *docker_cmd);
 
