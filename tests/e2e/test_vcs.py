@@ -2,6 +2,7 @@
 auth, commit / tag / branch / default-branch checkout, submodules, uncommitted diffs, literal
 scripts inside a repo, the vcs cache, and credentials that never leak."""
 import os
+import shutil
 import time
 
 import pytest
@@ -158,7 +159,6 @@ def test_vcs_cache_reused_and_broken_entry_recloned(tmp_path, repo):
     for name in ("HEAD", "objects", "refs"):
         p = entry / ".git" / name
         if p.is_dir():
-            import shutil
             shutil.rmtree(p)
         else:
             p.unlink()
@@ -393,3 +393,26 @@ def test_commit_only_reachable_by_id(tmp_path, repo):
     run = run_runner(tmp_path, repo_task(repo.file_url, version_num=lost))
     assert run.rc == 0, run
     assert version_of(run) == "lost"
+
+
+def test_password_never_in_any_git_argv(tmp_path, repo):
+    """Every git process the runner starts is logged by a PATH shim: the password appears in no
+    command line (it reaches git only through the GIT_ASKPASS helper's environment)."""
+    secret = "ArgvLeakCheck9"
+    shim_dir = tmp_path / "shim"
+    shim_dir.mkdir()
+    log = tmp_path / "git-argv.log"
+    real_git = shutil.which("git")
+    (shim_dir / "git").write_text(f'#!/bin/sh\nprintf "%s\\n" "$*" >> {log}\nexec {real_git} "$@"\n')
+    (shim_dir / "git").chmod(0o755)
+    with SmartHttp(repo.remote_root, f"alice:{secret}") as srv:
+        conf = write_conf(tmp_path, agent={"git_user": "alice", "git_pass": secret})
+        env = {"PATH": f"{shim_dir}:{os.environ['PATH']}"}
+        run = run_runner(tmp_path, repo_task(srv.url("proj.git")), conf=conf, env=env)
+        assert run.rc == 0, run
+        run = run_runner(tmp_path, repo_task(srv.url("proj.git", f"alice:{secret}")), conf=conf,
+                         env=env, tag="inurl")
+        assert run.rc == 0, run
+    logged = log.read_text()
+    assert "clone" in logged and "fetch" in logged
+    assert secret not in logged
