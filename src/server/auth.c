@@ -453,3 +453,52 @@ auth_make_token(const struct server *srv, const struct identity *who, long long 
 	json_decref(claims);
 	return tok;
 }
+
+static _Atomic unsigned g_revoke_gen;
+
+unsigned
+auth_revoke_generation(void)
+{
+	return g_revoke_gen;
+}
+
+int
+auth_revoke_session(sqlite3 *db, const char *session_id, int64_t exp)
+{
+	sqlite3_stmt *st = db_stmt(db, "INSERT OR REPLACE INTO revoked_sessions(session_id, exp) "
+	                               "VALUES(?, ?)");
+	if (!st)
+		return -1;
+	sqlite3_bind_text(st, 1, session_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, exp);
+	int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+	db_stmt_done(st);
+	if (rc == 0)
+		g_revoke_gen++;
+	return rc;
+}
+
+int
+auth_revoked(sqlite3 *db, const char *session_id)
+{
+	if (!session_id)
+		return 0;
+	sqlite3_stmt *st = db_stmt(db, "SELECT 1 FROM revoked_sessions WHERE session_id = ?");
+	if (!st)
+		return -1;
+	sqlite3_bind_text(st, 1, session_id, -1, SQLITE_STATIC);
+	int step = sqlite3_step(st);
+	db_stmt_done(st);
+	return step == SQLITE_ROW ? 1 : step == SQLITE_DONE ? 0 : -1;
+}
+
+void
+auth_revoked_expire(sqlite3 *db, int64_t now_sec)
+{
+	sqlite3_stmt *st = db_stmt(db, "DELETE FROM revoked_sessions WHERE exp < ?");
+	if (!st)
+		return;
+	sqlite3_bind_int64(st, 1, now_sec);
+	sqlite3_step(st);
+	db_stmt_done(st);
+}

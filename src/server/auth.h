@@ -54,6 +54,15 @@ int user_identity(sqlite3 *db, const char *user_id, struct identity *who);
 /* The first user (created on a fresh database): 0 and its id in out, or -1. */
 int user_ensure_default(sqlite3 *db, char out_id[33]);
 
+/* Session revocation (auth.logout): revoke a token's session_id until exp; check one.
+ * auth_revoked() is 1 when revoked, 0 when not, -1 on a database error. A process-wide counter
+ * moves on every revocation so token caches know to check again. */
+int auth_revoke_session(sqlite3 *db, const char *session_id, int64_t exp);
+int auth_revoked(sqlite3 *db, const char *session_id);
+unsigned auth_revoke_generation(void);
+/* Forget revocations whose tokens have expired anyway. */
+void auth_revoked_expire(sqlite3 *db, int64_t now_sec);
+
 /* Mint a login token for who; expiration_sec <= 0 → default. Caller frees. */
 char *auth_make_token(const struct server *srv, const struct identity *who, long long expiration_sec);
 

@@ -281,6 +281,7 @@ background_main(void *arg)
 		if (db) {
 			workers_expire(db, now_ms());
 			watchdog_run(db, srv->task_watchdog_sec);
+			auth_revoked_expire(db, now_ms() / 1000);
 		}
 		struct timespec ts;
 		clock_gettime(CLOCK_REALTIME, &ts);

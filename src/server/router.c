@@ -86,6 +86,7 @@ router_find(const char *name, int maj, int min)
 struct token_entry {
 	char token[TOKEN_CACHE_MAX_LEN];
 	int64_t exp;              /* epoch seconds; INT64_MAX when the token has none */
+	unsigned revoke_gen;      /* auth_revoke_generation() when checked */
 	struct identity who;
 };
 
@@ -95,16 +96,17 @@ static _Thread_local unsigned t_cache_next;
 static const struct identity *
 token_cache_get(const char *tok, int64_t now)
 {
+	unsigned gen = auth_revoke_generation();
 	for (int i = 0; i < TOKEN_CACHE; i++) {
 		struct token_entry *e = &t_cache[i];
-		if (e->token[0] && e->exp > now && strcmp(e->token, tok) == 0)
+		if (e->token[0] && e->exp > now && e->revoke_gen == gen && strcmp(e->token, tok) == 0)
 			return &e->who;
 	}
 	return NULL;
 }
 
 static void
-token_cache_put(const char *tok, const json_t *claims, const struct identity *who)
+token_cache_put(const char *tok, const json_t *claims, const struct identity *who, unsigned gen)
 {
 	size_t n = strlen(tok);
 	if (n >= TOKEN_CACHE_MAX_LEN)
@@ -112,6 +114,7 @@ token_cache_put(const char *tok, const json_t *claims, const struct identity *wh
 	struct token_entry *e = &t_cache[t_cache_next++ % TOKEN_CACHE];
 	json_t *exp = json_object_get(claims, "exp");
 	e->exp = json_is_number(exp) ? (int64_t)json_number_value(exp) : INT64_MAX;
+	e->revoke_gen = gen;
 	memcpy(e->token, tok, n + 1);
 	e->who = *who;
 }
@@ -145,13 +148,24 @@ authenticate_bearer(const struct req *q, struct reply *r, struct identity *who)
 		return 0;
 	}
 	json_t *claims = NULL;
+	unsigned gen = auth_revoke_generation(); /* read before the check: a racing logout wins */
 	if (jwt_verify(q->srv->jwt_secret, sizeof(q->srv->jwt_secret), h, now, &claims) != 0) {
 		reply_err(r, 401, 30, "Invalid token");
 		return -1;
 	}
+	int revoked = q->db ? auth_revoked(q->db, json_string_value(json_object_get(claims,
+	                                                                            "session_id"))) : -1;
+	if (revoked != 0) {
+		json_decref(claims);
+		if (revoked < 0)
+			reply_err(r, 500, 100, "General data error (session check failed)");
+		else
+			reply_err(r, 401, 30, "Invalid token (revoked)");
+		return -1;
+	}
 	int rc = identity_from_claims(claims, who);
 	if (rc == 0)
-		token_cache_put(h, claims, who);
+		token_cache_put(h, claims, who, gen);
 	json_decref(claims);
 	if (rc != 0) {
 		reply_err(r, 401, 30, "Invalid token (no identity)");

@@ -63,7 +63,8 @@ auth_login(struct req *q, struct reply *r)
 	} else if (strncasecmp(h, "Bearer ", 7) == 0) {
 		json_t *claims = NULL;
 		if (jwt_verify(q->srv->jwt_secret, sizeof(q->srv->jwt_secret), h + 7, now_ms() / 1000,
-		               &claims) != 0 || identity_from_claims(claims, &who) != 0) {
+		               &claims) != 0 || identity_from_claims(claims, &who) != 0 ||
+		    auth_revoked(q->db, json_string_value(json_object_get(claims, "session_id"))) != 0) {
 			json_decref(claims);
 			reply_err(r, 401, 30, "Invalid token");
 			return;
@@ -82,10 +83,27 @@ auth_login(struct req *q, struct reply *r)
 	free(tok);
 }
 
+/* Revoke the caller's session: the token (and every copy of it) stops working. */
 static void
 auth_logout(struct req *q, struct reply *r)
 {
-	(void)q;
+	const char *h = q->authorization;
+	while (h && *h == ' ')
+		h++;
+	json_t *claims = NULL;
+	if (h && strncasecmp(h, "Bearer ", 7) == 0 &&
+	    jwt_verify(q->srv->jwt_secret, sizeof(q->srv->jwt_secret), h + 7, now_ms() / 1000,
+	               &claims) == 0) {
+		const char *sid = json_string_value(json_object_get(claims, "session_id"));
+		json_t *exp = json_object_get(claims, "exp");
+		int64_t until = json_is_number(exp) ? (int64_t)json_number_value(exp) : INT64_MAX;
+		if (sid && auth_revoke_session(q->db, sid, until) != 0) {
+			json_decref(claims);
+			reply_err(r, 500, 100, "General data error (revoking session)");
+			return;
+		}
+	}
+	json_decref(claims);
 	reply_data(r, json_object());
 }
 

@@ -15,6 +15,7 @@
 
 const char svc_core_schema[] =
 	"CREATE TABLE IF NOT EXISTS server_meta(key TEXT PRIMARY KEY, value TEXT);"
+	"CREATE TABLE IF NOT EXISTS revoked_sessions(session_id TEXT PRIMARY KEY, exp INTEGER);"
 	"CREATE TABLE IF NOT EXISTS users(id TEXT PRIMARY KEY, company TEXT NOT NULL, name TEXT, "
 	"  role TEXT, created TEXT);"
 	"CREATE TABLE IF NOT EXISTS credentials(access_key TEXT PRIMARY KEY, "

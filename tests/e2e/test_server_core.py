@@ -408,3 +408,21 @@ def test_projects(api):
     assert hid not in names
     assert hid in [x["id"] for x in api.call("projects.get_all", search_hidden=True)["projects"]]
     assert hid in [x["id"] for x in api.call("projects.get_all", id=[hid])["projects"]]
+
+
+def test_logout_revokes_only_that_session(server):
+    a = ApiClient(server.url, server.access_key, server.secret_key)
+    b = ApiClient(server.url, server.access_key, server.secret_key)
+    for _ in range(3):                       # warm every server thread's token cache
+        assert a.call("tasks.get_all", only_fields=["id"]) is not None
+    assert a.call("auth.logout", version="2.2") == {}
+    for _ in range(6):
+        st, resp = a.raw("tasks.get_all", {})
+        assert (st, resp["meta"]["result_subcode"]) == (401, 30)
+    assert b.call("tasks.get_all", only_fields=["id"]) is not None
+    # a revoked token cannot mint a new one either
+    r = requests.get(f"{server.url}/auth.login", headers={"Authorization": f"Bearer {a.token}"},
+                     timeout=10)
+    assert r.status_code == 401
+    a.login()                                # but the credentials still work
+    assert a.call("tasks.get_all", only_fields=["id"]) is not None
