@@ -295,18 +295,24 @@ place_code(struct run_state *st, enum task_binary kind, int entry_forced)
 			                  ei->working_dir);
 	}
 
-	if (!is_dir(st->script_dir))
-		return fail_taskf(st, "working directory not found", "Working directory not found: %s",
-		                  st->script_dir);
+	if (!is_dir(st->script_dir)) {
+		char *reason = xasprintf("working directory not found: %.200s", st->script_dir);
+		int rc = fail_taskf(st, reason, "Working directory not found: %s", st->script_dir);
+		free(reason);
+		return rc;
+	}
 	if (st->entry[0] == '\0')
 		return fail_task(st, "no entry point", "Task has no entry point (script.entry_point is empty)");
 	if (!flag_entry) {
 		char *full = st->entry[0] == '/' ? xstrdup(st->entry) : xasprintf("%s/%s", st->script_dir, st->entry);
 		int ok = is_file(full);
 		free(full);
-		if (!ok)
-			return fail_taskf(st, "entry point not found", "Entry point not found: %s (in %s)", st->entry,
-			                  st->script_dir);
+		if (!ok) {
+			char *reason = xasprintf("entry point not found: %.200s", st->entry);
+			int rc = fail_taskf(st, reason, "Entry point not found: %s (in %s)", st->entry, st->script_dir);
+			free(reason);
+			return rc;
+		}
 	}
 	return 0;
 }

@@ -113,7 +113,7 @@ def test_missing_entry_point_fails_with_reason(tmp_path):
     run = run_runner(tmp_path, task)
     assert run.rc == 86, run
     assert run.result["status"] == "failed"
-    assert "entry point" in run.result["status_reason"]
+    assert run.result["status_reason"] == "entry point not found: nothere.py"
     assert "nothere.py" in run.result["error"]
     assert "nothere.py" in run.output
     assert "Starting Task Execution:" not in run.output
