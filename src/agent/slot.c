@@ -90,6 +90,7 @@ struct slot {
 	double callback_max;
 
 	/* runner result */
+	int had_version;      /* the task named its commit: the runner's is not written back */
 	int result_seen;
 	int setup_failed;
 	char *setup_reason;
@@ -297,6 +298,8 @@ fetch_task(struct slot *s)
 		fail_start(s, "tasks.get_by_id returned no task");
 		return -1;
 	}
+	const char *ver = json_string_value(json_object_get(json_object_get(task, "script"), "version_num"));
+	s->had_version = ver && *ver;
 	add_task_environment(s, task);
 	char *text = json_dumps(task, JSON_INDENT(2));
 	json_decref(data);
@@ -662,7 +665,7 @@ check_result(struct slot *s)
 		if (json_is_object(reqs) && json_object_size(reqs))
 			report_requirements(s, reqs);
 		const char *ver = json_string_value(json_object_get(r, "version_num"));
-		if (ver && *ver) {
+		if (ver && *ver && !s->had_version) {
 			struct api_error e;
 			json_t *req = json_pack("{s:s,s:b,s:{s:s}}", "task", s->task_id, "force", 1, "script",
 			                        "version_num", ver);
