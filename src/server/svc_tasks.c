@@ -11,6 +11,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "server/front.h"
 #include "server/getall.h"
 #include "server/projects.h"
 #include "server/server.h"
@@ -2334,6 +2335,178 @@ tasks_get_types(struct req *q, struct reply *r)
 	reply_data(r, json_pack("{s:o}", "types", types));
 }
 
+/* ---------------------------------------------------------------- batch calls */
+
+/* Run a single-task handler with body = item (the caller's request otherwise). r_item gets its
+ * reply; the caller owns and clears it. */
+static void
+run_single(struct req *q, handler_fn fn, json_t *item, struct reply *r_item)
+{
+	struct req sub = *q;
+	sub.body = item;
+	sub.batch = NULL;
+	fn(&sub, r_item);
+}
+
+static void
+tasks_update_batch(struct req *q, struct reply *r)
+{
+	json_t *items = q->batch;
+	if (!items && json_object_get(q->body, "task"))
+		items = json_pack("[O]", q->body);
+	else
+		json_incref(items);
+	if (json_array_size(items) == 0) {
+		json_decref(items);
+		reply_err(r, 400, 17, "Batch request contains no items");
+		return;
+	}
+	int updated = 0;
+	size_t i;
+	json_t *item;
+	json_array_foreach(items, i, item) {
+		struct reply one = {0};
+		run_single(q, tasks_update, item, &one);
+		if (!one.code || one.code == 200)
+			updated++;
+		reply_clear(&one);
+	}
+	json_decref(items);
+	reply_data(r, json_pack("{s:i}", "updated", updated));
+}
+
+/* {ids*: [...], ...options} → {succeeded: [{id, ...}], failed: [{id, error: {codes, msg, data}}]} */
+static void
+many(struct req *q, struct reply *r, handler_fn fn)
+{
+	json_t *ids = json_object_get(q->body, "ids");
+	if (!is_str_list(ids) || json_array_size(ids) == 0) {
+		reply_err(r, 400, 12, "Validation error (ids: a non-empty list of task ids is required)");
+		return;
+	}
+	json_t *ok = json_array(), *bad = json_array();
+	size_t i;
+	json_t *idv;
+	json_array_foreach(ids, i, idv) {
+		json_t *item = json_deep_copy(q->body);
+		json_object_del(item, "ids");
+		json_object_set(item, "task", idv);
+		struct reply one = {0};
+		run_single(q, fn, item, &one);
+		if (!one.code || one.code == 200) {
+			json_t *d = one.data ? json_deep_copy(one.data) : json_object();
+			json_object_set(d, "id", idv);
+			json_array_append_new(ok, d);
+		} else {
+			json_array_append_new(bad, json_pack("{s:O,s:{s:[i,i],s:s,s:{}}}", "id", idv, "error",
+			                                     "codes", one.code, one.subcode, "msg",
+			                                     one.msg ? one.msg : "", "data"));
+		}
+		reply_clear(&one);
+		json_decref(item);
+	}
+	reply_data(r, json_pack("{s:o,s:o}", "succeeded", ok, "failed", bad));
+}
+
+/* archive / unarchive one task: the `archived` system tag; queued tasks are dequeued first. */
+static void
+set_archived(struct req *q, struct reply *r, int archive)
+{
+	const char *id;
+	if (req_str(q, r, "task", 1, &id) != 0)
+		return;
+	if (begin(q, r) != 0)
+		return;
+	json_t *t = task_for_write(q, r, id);
+	if (!t) {
+		db_rollback(q->db);
+		return;
+	}
+	char old[32];
+	snprintf(old, sizeof(old), "%s", sget(t, "status"));
+	int changed = has_tag(t, "system_tags", "archived") != archive;
+	if (archive && !strcmp(old, "queued")) {
+		queue_remove_task(q->db, NULL, id);
+		const char *back = sget(t, "enqueue_status") ? sget(t, "enqueue_status") : "created";
+		json_t *f = NULL, *extra = json_pack("{s:n}", "enqueue_status");
+		char tgt[32];
+		snprintf(tgt, sizeof(tgt), "%s", back);
+		int rc = change_status(q, r, t, tgt, 1, "", "", extra, &f);
+		json_decref(extra);
+		json_decref(f);
+		if (rc != 0) {
+			db_rollback(q->db);
+			json_decref(t);
+			return;
+		}
+		snprintf(old, sizeof(old), "%s", sget(t, "status"));
+	}
+	if (changed) {
+		json_t *st = json_object_get(t, "system_tags");
+		if (!json_is_array(st)) {
+			st = json_array();
+			json_object_set_new(t, "system_tags", st);
+		}
+		if (archive)
+			json_array_append_new(st, json_string("archived"));
+		else
+			remove_tag(t, "system_tags", "archived");
+		json_object_set_new(t, "system_tags", sorted_tags(st));
+		stamp(t, NULL, q->who, 0);
+		if (task_save_if_status(q->db, t, old) != 1) {
+			db_rollback(q->db);
+			json_decref(t);
+			reply_err(r, 400, 121, "Failed changing task (changed meanwhile)");
+			return;
+		}
+	}
+	json_decref(t);
+	if (commit(q, r) == 0)
+		reply_data(r, json_pack("{s:i}", archive ? "archived" : "unarchived", changed));
+}
+
+static void task_archive_one(struct req *q, struct reply *r) { set_archived(q, r, 1); }
+static void task_unarchive_one(struct req *q, struct reply *r) { set_archived(q, r, 0); }
+
+static void
+tasks_archive(struct req *q, struct reply *r)
+{
+	json_t *ids = json_object_get(q->body, "tasks");
+	if (!is_str_list(ids)) {
+		reply_err(r, 400, 12, "Validation error (required field missing): field=tasks");
+		return;
+	}
+	int n = 0;
+	size_t i;
+	json_t *idv;
+	json_array_foreach(ids, i, idv) {
+		json_t *item = json_pack("{s:O}", "task", idv);
+		struct reply one = {0};
+		run_single(q, task_archive_one, item, &one);
+		json_decref(item);
+		if (one.code && one.code != 200) {
+			reply_err(r, one.code, one.subcode, "%s", one.msg ? one.msg : "");
+			reply_clear(&one);
+			return;
+		}
+		n += (int)json_integer_value(json_object_get(one.data, "archived"));
+		reply_clear(&one);
+	}
+	reply_data(r, json_pack("{s:i}", "archived", n));
+}
+
+#define MANY(fn_many, fn_one) \
+	static void fn_many(struct req *q, struct reply *r) { many(q, r, fn_one); }
+MANY(tasks_stop_many, tasks_stop)
+MANY(tasks_enqueue_many, tasks_enqueue)
+MANY(tasks_dequeue_many, tasks_dequeue)
+MANY(tasks_reset_many, tasks_reset)
+MANY(tasks_delete_many, tasks_delete)
+MANY(tasks_publish_many, tasks_publish)
+MANY(tasks_archive_many, task_archive_one)
+MANY(tasks_unarchive_many, task_unarchive_one)
+#undef MANY
+
 const struct endpoint svc_tasks_endpoints[] = {
 	{"tasks.create", "1.0", 0, tasks_create},
 	{"tasks.validate", "1.0", 0, tasks_validate},
@@ -2368,5 +2541,15 @@ const struct endpoint svc_tasks_endpoints[] = {
 	{"tasks.add_or_update_model", "2.13", 0, tasks_add_or_update_model},
 	{"tasks.delete_models", "2.13", 0, tasks_delete_models},
 	{"tasks.get_types", "2.8", 0, tasks_get_types},
+	{"tasks.update_batch", "1.0", 0, tasks_update_batch},
+	{"tasks.archive", "2.12", 0, tasks_archive},
+	{"tasks.stop_many", "2.13", 0, tasks_stop_many},
+	{"tasks.enqueue_many", "2.13", 0, tasks_enqueue_many},
+	{"tasks.dequeue_many", "2.13", 0, tasks_dequeue_many},
+	{"tasks.reset_many", "2.13", 0, tasks_reset_many},
+	{"tasks.delete_many", "2.13", 0, tasks_delete_many},
+	{"tasks.publish_many", "2.13", 0, tasks_publish_many},
+	{"tasks.archive_many", "2.13", 0, tasks_archive_many},
+	{"tasks.unarchive_many", "2.13", 0, tasks_unarchive_many},
 	{0},
 };

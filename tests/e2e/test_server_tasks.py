@@ -615,3 +615,43 @@ def test_watchdog_stops_silent_tasks(tmp_path):
         assert get(api, created)["status"] == "created"
     finally:
         s.stop()
+
+
+# ---------------------------------------------------------------- batch calls
+
+def test_update_batch_json_lines(api):
+    a, b = new_task(api), new_task(api)
+    d = api.batch("tasks.update_batch", [{"task": a, "name": "batch-a"},
+                                         {"task": b, "comment": "cb"},
+                                         {"task": "nope", "name": "xxx"}])
+    assert d["updated"] == 2
+    assert get(api, a)["name"] == "batch-a" and get(api, b)["comment"] == "cb"
+    with pytest.raises(ApiError) as e:
+        api.batch("tasks.update_batch", [])
+    assert (e.value.code, e.value.subcode) == (400, 17)
+
+
+def test_many_variants(api):
+    ids = [new_task(api) for _ in range(3)]
+    d = api.call("tasks.enqueue_many", ids=ids + ["nope"], version="2.13")
+    assert sorted(x["id"] for x in d["succeeded"]) == sorted(ids)
+    assert d["failed"][0]["id"] == "nope" and d["failed"][0]["error"]["codes"] == [400, 101]
+    assert all(get(api, t)["status"] == "queued" for t in ids)
+    d = api.call("tasks.stop_many", ids=ids[:2], version="2.13")
+    assert len(d["succeeded"]) == 2 and all(get(api, t)["status"] == "stopped" for t in ids[:2])
+    d = api.call("tasks.dequeue_many", ids=[ids[2]], version="2.13")
+    assert get(api, ids[2])["status"] == "created"
+    d = api.call("tasks.archive_many", ids=ids, version="2.13")
+    assert len(d["succeeded"]) == 3
+    assert all("archived" in get(api, t)["system_tags"] for t in ids)
+    # archived tasks may be deleted without force
+    d = api.call("tasks.delete_many", ids=ids[:1], version="2.13")
+    assert d["succeeded"][0]["deleted"] is True
+    d = api.call("tasks.unarchive_many", ids=ids[1:], version="2.13")
+    assert all("archived" not in get(api, t)["system_tags"] for t in ids[1:])
+    d = api.call("tasks.reset_many", ids=ids[1:2], version="2.13")
+    assert get(api, ids[1])["status"] == "created"
+    d = api.call("tasks.publish_many", ids=ids[2:], version="2.13")
+    assert d["failed"][0]["error"]["codes"] == [400, 110]     # created → published not allowed
+    assert api.call("tasks.archive", tasks=[ids[2]], version="2.12")["archived"] == 1
+    assert err_codes(api.call, "tasks.stop_many", ids=[], version="2.13") == (400, 12)
