@@ -416,3 +416,24 @@ def test_password_never_in_any_git_argv(tmp_path, repo):
     logged = log.read_text()
     assert "clone" in logged and "fetch" in logged
     assert secret not in logged
+
+
+@pytest.mark.parametrize("clone_on_fail", [False, True])
+def test_cache_fetch_failure(tmp_path, repo, clone_on_fail):
+    """A cached entry that cannot be fetched fails the task, unless vcs_cache.clone_on_pull_fail
+    asks for a fresh clone."""
+    conf = write_conf(tmp_path, agent={"vcs_cache": {"clone_on_pull_fail": clone_on_fail}})
+    run = run_runner(tmp_path, repo_task(repo.file_url), conf=conf)
+    assert run.rc == 0, run
+    cache = tmp_path / "vcs-cache"
+    entry = next(cache / e / "proj.git" for e in os.listdir(cache) if not e.endswith(".lock"))
+    git("remote", "set-url", "origin", str(tmp_path / "gone.git"), cwd=str(entry))
+    run = run_runner(tmp_path, repo_task(repo.file_url), conf=conf, tag="second")
+    if clone_on_fail:
+        assert run.rc == 0, run
+        assert "cloning the repository again" in run.output
+        assert version_of(run) == "two"
+    else:
+        assert run.rc == 86, run
+        assert run.result["status_reason"] == "failed cloning repository"
+        assert "git fetch failed" in run.output
