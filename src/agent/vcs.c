@@ -557,7 +557,8 @@ vcs_checkout(const struct vcs_request *rq, struct vcs_result *rs)
 		char md5[33];
 		vcs_md5_hex(url, md5);
 		lockpath = xasprintf("%s/%s.lock", cache_path, md5);
-		lockfd = lock_with_timeout(lockpath, 300);
+		long long lock_timeout = cfg_int(rq->config, "agent.vcs_cache.lock_timeout", 300);
+		lockfd = lock_with_timeout(lockpath, lock_timeout < 0 ? 0 : (int)(lock_timeout > 86400 ? 86400 : lock_timeout));
 		if (lockfd >= 0) {
 			entry = xasprintf("%s/%s.%s/%s", cache_path, name, md5, name);
 		} else {

@@ -437,3 +437,20 @@ def test_cache_fetch_failure(tmp_path, repo, clone_on_fail):
         assert run.rc == 86, run
         assert run.result["status_reason"] == "failed cloning repository"
         assert "git fetch failed" in run.output
+
+
+def test_cache_lock_held_too_long_uses_private_entry(tmp_path, repo):
+    """Another holder keeps the entry's flock: after agent.vcs_cache.lock_timeout the runner uses a
+    private cache entry instead of waiting forever."""
+    import fcntl
+    import hashlib
+    conf = write_conf(tmp_path, agent={"vcs_cache": {"lock_timeout": 1}})
+    cache = tmp_path / "vcs-cache"
+    cache.mkdir()
+    md5 = hashlib.md5(repo.file_url.encode()).hexdigest()
+    with open(cache / f"{md5}.lock", "w") as holder:
+        fcntl.flock(holder, fcntl.LOCK_EX)
+        run = run_runner(tmp_path, repo_task(repo.file_url), conf=conf, timeout=60)
+    assert run.rc == 0, run
+    assert "using a private cache entry" in run.output
+    assert version_of(run) == "two"
