@@ -655,3 +655,33 @@ def test_many_variants(api):
     assert d["failed"][0]["error"]["codes"] == [400, 110]     # created → published not allowed
     assert api.call("tasks.archive", tasks=[ids[2]], version="2.12")["archived"] == 1
     assert err_codes(api.call, "tasks.stop_many", ids=[], version="2.13") == (400, 12)
+
+
+def test_concurrent_writers_never_fail(api, server):
+    """Parallel status changes and edits on the same task: every call is answered with a
+    state-machine outcome (200 or 400/110/121), never a database error."""
+    import threading
+    tid = new_task(api)
+    outcomes, lock = [], threading.Lock()
+
+    def worker(n):
+        c = server.api()
+        for i in range(40):
+            ep = ("tasks.started", "tasks.stopped", "tasks.edit", "tasks.ping")[(n + i) % 4]
+            body = {"task": tid, "force": True}
+            if ep == "tasks.edit":
+                body["comment"] = f"{n}-{i}"
+            st, resp = c.raw(ep, body)
+            m = resp["meta"]
+            with lock:
+                outcomes.append((st, m["result_code"], m["result_subcode"]))
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert len(outcomes) == 240
+    assert all(o[0] == o[1] for o in outcomes)
+    assert {o[:2] for o in outcomes} <= {(200, 200), (400, 400)}, set(outcomes)
+    assert get(api, tid)["status"] in ("in_progress", "stopped")
