@@ -15,7 +15,8 @@ def test_agent_killed_then_restarted_finishes_task(server, api, tmp_path):
               f"open({pid_file!r}, 'w').write('%d\\n' % os.getpid())\n"
               "for i in range(100000):\n"
               "    print('rec %05d' % i, flush=True)\n"
-              f"    open({done_file!r}, 'w').write('%d\\n' % i)\n"
+              f"    open({done_file!r} + '.tmp', 'w').write('%d\\n' % i)\n"
+              f"    os.replace({done_file!r} + '.tmp', {done_file!r})  # never seen empty\n"
               "    time.sleep(0.02)\n")
     q = create_queue(api, "recover")
     t = create_script_task(api, script, name="orphan")
