@@ -412,3 +412,25 @@ def test_priority_post_extra_index_and_extra_flags(tmp_path, pkg_index):
             "--no-deps --index-strategy unsafe-best-match")
     frozen = run.result["requirements"]["pip"]
     assert sorted(frozen) == ["tinybeta==1.0", "tinydelta==1.0", "tinyeps==1.0"]  # --no-deps
+
+
+def test_system_site_packages(tmp_path, pkg_index):
+    """agent.package_manager.system_site_packages: the venv sees the interpreter's own packages
+    (the base python's pip here); without it, it does not."""
+    uv = find_uv()
+    if not uv:
+        pytest.skip("uv is not installed (scripts/install-python-tools.sh could not install it)")
+    script = ("import importlib.util as u\n"
+              "print('BASEPIP', u.find_spec('pip') is not None)\n")
+    env = index_env(pkg_index, tmp_path, {"PATH": os.path.dirname(uv) + ":" + os.environ["PATH"]})
+    seen = {}
+    for flag in (True, False):
+        conf = write_conf(tmp_path, {"package_manager": {"type": "uv",
+                                                         "system_site_packages": flag}},
+                          name=f"c{flag}.conf")
+        run = run_runner(tmp_path, literal_task(script, script_extra={
+            "requirements": {"pip": "tinyalpha"}}), conf=conf, env=env, timeout=120,
+            tag=f"s{flag}", build_dir=str(tmp_path / f"b{flag}"))
+        assert run.rc == 0, run
+        seen[flag] = lines_with(run.output, "BASEPIP")
+    assert seen == {True: ["True"], False: ["False"]}
