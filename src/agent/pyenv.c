@@ -795,42 +795,12 @@ venv_pip_version(const char *venv, char *out, size_t outlen)
 	free(pat);
 }
 
-/* Combined applicable pin of agent.package_manager.pip_version for this python ("" = none), and
- * the raw applicable lines for pip. */
+/* Combined applicable pin of agent.package_manager.pip_version for this python. */
 static char *
 pip_pin(const json_t *config, const char *pyver, char ***lines_out)
 {
 	char **pins = cfg_strv(config, "agent.package_manager.pip_version");
-	struct buf spec;
-	buf_init(&spec, 4096);
-	char **lines = xcalloc(1, sizeof *lines);
-	size_t nl = 0;
-	for (size_t i = 0; pins[i]; i++) {
-		char *p = xstrdup(pins[i]);
-		char *semi = strchr(p, ';');
-		int applies = 1;
-		if (semi) {
-			*semi = '\0';
-			applies = req_marker_eval(semi + 1, pyver) == 1;
-		}
-		char *s = str_trim(p);
-		size_t sl = strlen(s);
-		while (sl > 0 && isspace((unsigned char)s[sl - 1]))
-			s[--sl] = '\0';
-		/* "pip==20.1" or "<20.2": keep the specifier part */
-		if (strncasecmp(s, "pip", 3) == 0)
-			s += 3;
-		if (applies && *s) {
-			(void)buf_printf(&spec, "%s%s", spec.len ? "," : "", s);
-			lines = xreallocarray(lines, nl + 2, sizeof *lines);
-			lines[nl++] = xasprintf("pip%s", s);
-		}
-		free(p);
-	}
-	lines[nl] = NULL;
-	*lines_out = lines;
-	char *out = spec.data ? buf_steal(&spec) : xstrdup("");
-	buf_free(&spec);
+	char *out = req_pip_pin((const char *const *)pins, pyver, lines_out);
 	strv_free(pins);
 	return out;
 }
@@ -1170,8 +1140,9 @@ uv_sync(struct pip_ctx *c, const char *dir, struct pyenv_result *rs)
 	av_add(&a, c->uv);
 	av_add(&a, "sync");
 	char *lock = xasprintf("%s/uv.lock", dir);
-	if (access(lock, F_OK) == 0 &&
-	    cfg_bool(cfg, "agent.package_manager.uv_sync_locked_if_lock_file", 1))
+	int locked = access(lock, F_OK) == 0 &&
+	             cfg_bool(cfg, "agent.package_manager.uv_sync_locked_if_lock_file", 1);
+	if (locked)
 		av_add(&a, "--locked");
 	free(lock);
 	av_add(&a, "--python");
@@ -1186,6 +1157,18 @@ uv_sync(struct pip_ctx *c, const char *dir, struct pyenv_result *rs)
 	}
 	strv_free(extra);
 	int rc = run_tool(a.v, dir, c->env.v, err, sizeof err);
+	if (rc != 0 && locked) {
+		/* v3: a lock that no longer matches pyproject.toml is re-resolved, with a warning */
+		say("WARNING: uv sync --locked failed (%s); retrying without --locked", err);
+		for (size_t i = 0; i < a.n; i++)
+			if (strcmp(a.v[i], "--locked") == 0) {
+				free(a.v[i]);
+				memmove(&a.v[i], &a.v[i + 1], (a.n - i) * sizeof *a.v);
+				a.n--;
+				break;
+			}
+		rc = run_tool(a.v, dir, c->env.v, err, sizeof err);
+	}
 	av_free(&a);
 	if (rc != 0) {
 		set_reason(rs, "uv sync failed: %s", err);

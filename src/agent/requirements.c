@@ -1060,3 +1060,41 @@ req_python_from_binary(const char *binary, char *out, size_t outlen)
 		return; /* "python", "python3": the default interpreter */
 	snprintf(out, outlen, "%.*s", (int)n, v);
 }
+
+char *
+req_pip_pin(const char *const *pins, const char *pyver, char ***lines_out)
+{
+	struct buf spec;
+	buf_init(&spec, 4096);
+	char **lines = xcalloc(1, sizeof *lines);
+	size_t nl = 0;
+	for (size_t i = 0; pins && pins[i]; i++) {
+		char *p = xstrdup(pins[i]);
+		char *semi = strchr(p, ';');
+		int applies = 1;
+		if (semi) {
+			*semi = '\0';
+			applies = req_marker_eval(semi + 1, pyver) == 1;
+		}
+		char *s = str_trim(p);
+		size_t sl = strlen(s);
+		while (sl > 0 && isspace((unsigned char)s[sl - 1]))
+			s[--sl] = '\0';
+		/* "pip==20.1" or "<20.2": keep the specifier part */
+		if (strncasecmp(s, "pip", 3) == 0)
+			s += 3;
+		while (*s == ' ')
+			s++;
+		if (applies && *s) {
+			(void)buf_printf(&spec, "%s%s", spec.len ? "," : "", s);
+			lines = xreallocarray(lines, nl + 2, sizeof *lines);
+			lines[nl++] = xasprintf("pip%s", s);
+		}
+		free(p);
+	}
+	lines[nl] = NULL;
+	*lines_out = lines;
+	char *out = spec.data ? buf_steal(&spec) : xstrdup("");
+	buf_free(&spec);
+	return out;
+}

@@ -122,4 +122,9 @@ void req_python_from_binary(const char *binary, char *out, size_t outlen);
 /* Does an interpreter version "3.10.13" match a request "3.10" / "3.10.13" / "3"? */
 int req_python_version_matches(const char *have, const char *want);
 
+/* agent.package_manager.pip_version for one python: the entries whose marker holds (or that have
+ * none), as one specifier set ("<22.3" or ">=23,<24.3"; "" when none applies) and as requirement
+ * lines for pip (*lines_out: NULL-terminated, caller frees each and the vector). Caller frees. */
+char *req_pip_pin(const char *const *pins, const char *python_full_version, char ***lines_out);
+
 #endif

@@ -220,6 +220,15 @@ default = true
     assert "tinybeta==1.0" in frozen and "tinyalpha==2.0" in frozen
     assert run.result["python"] == "python"
 
+    # a lock that no longer matches pyproject.toml: --locked fails, then a plain sync (v3)
+    pp = repo / "pyproject.toml"
+    pp.write_text(pp.read_text().replace('dependencies = ["tinybeta"]',
+                                         'dependencies = ["tinybeta", "tinydelta"]'))
+    run = run_runner(tmp_path, task, conf=conf, env=env, timeout=120, tag="relock")
+    assert run.rc == 0, run
+    assert "uv sync --locked failed" in run.output and "retrying without --locked" in run.output
+    assert "tinydelta==1.0" in run.result["requirements"]["pip"]
+
 
 def test_poetry_install_with_lock_file(tmp_path, pkg_index):
     poetry = shutil.which("poetry")

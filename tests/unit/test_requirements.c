@@ -278,6 +278,43 @@ test_python_from_binary(void **state)
 	assert_false(req_python_version_matches("3.11.7", "3.10"));
 }
 
+static void
+test_pip_pin(void **state)
+{
+	(void)state;
+	const char *const pins[] = {"<20.2 ; python_version < '3.10'",
+	                            "<22.3 ; python_version >= '3.10' and python_version <= '3.11'",
+	                            ">=23,<24.3 ; python_version >= '3.12'", NULL};
+	struct {
+		const char *py, *spec, *line;
+	} cases[] = {{"3.8.18", "<20.2", "pip<20.2"}, {"3.11.7", "<22.3", "pip<22.3"},
+	             {"3.10.13", "<22.3", "pip<22.3"}, {"3.13.0", ">=23,<24.3", "pip>=23,<24.3"}};
+	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+		char **lines = NULL;
+		char *spec = req_pip_pin(pins, cases[i].py, &lines);
+		assert_string_equal(spec, cases[i].spec);
+		assert_string_equal(lines[0], cases[i].line);
+		assert_null(lines[1]);
+		free(lines[0]);
+		free(lines);
+		free(spec);
+	}
+	/* no pins, or a "pip==X" form with no marker */
+	char **lines = NULL;
+	char *spec = req_pip_pin(NULL, "3.11.7", &lines);
+	assert_string_equal(spec, "");
+	assert_null(lines[0]);
+	free(lines);
+	free(spec);
+	const char *const eq[] = {"pip == 23.2.1", NULL};
+	spec = req_pip_pin(eq, "3.11.7", &lines);
+	assert_string_equal(spec, "== 23.2.1");
+	assert_int_equal(pep440_satisfies("23.2.1", spec), 1);
+	free(lines[0]);
+	free(lines);
+	free(spec);
+}
+
 int
 main(void)
 {
@@ -293,6 +330,7 @@ main(void)
 		cmocka_unit_test(test_shlex),
 		cmocka_unit_test(test_tool_error_line),
 		cmocka_unit_test(test_python_from_binary),
+		cmocka_unit_test(test_pip_pin),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
