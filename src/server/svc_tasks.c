@@ -346,6 +346,13 @@ task_container_from_docker_cmd(const char *docker_cmd)
 void
 task_view_apply(json_t *t, int maj, int min)
 {
+	/* fields set to null are simply left out, as the real server does */
+	const char *key;
+	json_t *val;
+	void *tmp;
+	json_object_foreach_safe(t, tmp, key, val)
+		if (json_is_null(val))
+			json_object_del(t, key);
 	json_t *tags = json_object_get(t, "tags");
 	if (json_is_array(tags))
 		json_object_set_new(t, "tags", sorted_tags(tags));
@@ -823,6 +830,18 @@ tasks_get_all(struct req *q, struct reply *r)
 		json_object_set_new(d, "scroll_id", json_string(scroll));
 	free(scroll);
 	reply_data(r, d);
+}
+
+/* tasks.get_by_id_ex: `id` checked with required_fields (400/11), then the get_all query. */
+static void
+tasks_get_by_id_ex(struct req *q, struct reply *r)
+{
+	json_t *id = json_object_get(q->body, "id");
+	if (!id || json_is_null(id)) {
+		reply_err(r, 400, 11, "Missing required fields: id");
+		return;
+	}
+	tasks_get_all(q, r);
 }
 
 /* ---------------------------------------------------------------- edit / update */
@@ -2513,6 +2532,7 @@ const struct endpoint svc_tasks_endpoints[] = {
 	{"tasks.get_by_id", "1.0", 0, tasks_get_by_id},
 	{"tasks.get_all", "1.0", 0, tasks_get_all},
 	{"tasks.get_all_ex", "1.0", 0, tasks_get_all},
+	{"tasks.get_by_id_ex", "1.0", 0, tasks_get_by_id_ex},
 	{"tasks.edit", "1.0", 0, tasks_edit},
 	{"tasks.update", "1.0", 0, tasks_update},
 	{"tasks.enqueue", "1.5", 0, tasks_enqueue},

@@ -685,3 +685,13 @@ def test_concurrent_writers_never_fail(api, server):
     assert all(o[0] == o[1] for o in outcomes)
     assert {o[:2] for o in outcomes} <= {(200, 200), (400, 400)}, set(outcomes)
     assert get(api, tid)["status"] in ("in_progress", "stopped")
+
+
+def test_get_by_id_ex_and_null_fields(api):
+    tid = new_task(api, comment="c")
+    api.call("tasks.update", task=tid, comment=None)
+    t = get(api, tid)
+    assert "comment" not in t                      # nulls are left out of replies
+    got = api.call("tasks.get_by_id_ex", id=[tid])["tasks"]
+    assert [x["id"] for x in got] == [tid]
+    assert err_codes(api.call, "tasks.get_by_id_ex") == (400, 11)
