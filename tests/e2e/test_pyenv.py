@@ -443,3 +443,35 @@ def test_system_site_packages(tmp_path, pkg_index):
         assert run.rc == 0, run
         seen[flag] = lines_with(run.output, "BASEPIP")
     assert seen == {True: ["True"], False: ["False"]}
+
+
+def test_python_choice_config_keys(tmp_path, pkg_index):
+    """agent.ignore_requested_python_version, agent.python_binary and agent.default_python
+    (§5.4): an unusable default falls back to python3 with a warning instead of failing."""
+    py310 = pyenv_python("3.10")
+    if not py310:
+        pytest.skip("no python 3.10 under $(pyenv root)/versions")
+    script = "import sys\nprint('PYVER', '%d.%d.%d' % sys.version_info[:3])\n"
+    env = index_env(pkg_index, tmp_path)
+    default = subprocess.run(["python3", "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+                             capture_output=True, text=True).stdout.strip()
+
+    conf = write_conf(tmp_path, {"ignore_requested_python_version": True}, name="ign.conf")
+    run = run_runner(tmp_path, literal_task(script, binary_="python3.99"), conf=conf, env=env,
+                     tag="ign", build_dir=str(tmp_path / "b1"))
+    assert run.rc == 0, run
+    assert "Ignoring the requested python version 3.99" in run.output
+    assert lines_with(run.output, "PYVER")[0].startswith(default + ".")
+
+    conf = write_conf(tmp_path, {"python_binary": py310}, name="pb.conf")
+    run = run_runner(tmp_path, literal_task(script), conf=conf, env=env, tag="pb",
+                     build_dir=str(tmp_path / "b2"))
+    assert run.rc == 0, run
+    assert lines_with(run.output, "PYVER")[0].startswith("3.10.")
+
+    conf = write_conf(tmp_path, {"default_python": "3.99"}, name="dp.conf")
+    run = run_runner(tmp_path, literal_task(script), conf=conf, env=env, tag="dp",
+                     build_dir=str(tmp_path / "b3"))
+    assert run.rc == 0, run
+    assert "WARNING: agent.default_python 3.99 is not installed" in run.output
+    assert lines_with(run.output, "PYVER")[0].startswith(default + ".")
