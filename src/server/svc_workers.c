@@ -217,7 +217,8 @@ h_status_report(struct req *q, struct reply *r)
 	json_t *tdoc = NULL;
 	if (task && *task) {
 		tdoc = task_load(q->db, task);
-		if (!tdoc) {
+		const char *tc = tdoc ? json_string_value(json_object_get(tdoc, "company")) : NULL;
+		if (!tdoc || (tc && strcmp(tc, sq_company(q)) != 0)) {
 			reply_err(r, 400, 101, "Invalid task id: id=%s", task);
 			goto done;
 		}
