@@ -315,15 +315,6 @@ copy_dir(const char *src, const char *dst)
 	return ok ? 0 : -1;
 }
 
-static int
-ref_exists(struct gitctx *g, const char *repo, const char *rev)
-{
-	char *spec = xasprintf("%s^{commit}", rev);
-	int rc = GIT(g, repo, NULL, 0, "rev-parse", "--verify", "--quiet", spec);
-	free(spec);
-	return rc == 0;
-}
-
 /* Refresh (or create) the cache entry for url. Returns 0 with the entry usable. */
 static int
 cache_refresh(struct gitctx *g, const json_t *cfg, const char *url, const char *entry,
@@ -407,52 +398,66 @@ working_copy_from_cache(struct gitctx *g, const char *entry, const char *url, co
 static int
 do_checkout(struct gitctx *g, const struct exec_info *ei, const char *repo, struct vcs_result *rs)
 {
-	char *rev = NULL;
-	if (ei->version_num[0])
-		rev = xstrdup(ei->version_num);
-	else if (ei->tag[0])
-		rev = xasprintf("refs/tags/%s", ei->tag);
-	else if (ei->branch[0]) {
-		const char *b = ei->branch;
-		rev = xasprintf("origin/%s", b);
-		if (!ref_exists(g, repo, rev) && str_starts_with(b, "origin/") && ref_exists(g, repo, b)) {
-			free(rev);
-			rev = xstrdup(b);
-		}
+	/* candidates in order; the first that checks out wins (no separate existence probes) */
+	struct argvec cand = {0};
+	const char *shown;
+	if (ei->version_num[0]) {
+		argvec_push(&cand, ei->version_num);
+		shown = ei->version_num;
+	} else if (ei->tag[0]) {
+		char *t = xasprintf("refs/tags/%s", ei->tag);
+		argvec_push(&cand, t);
+		free(t);
+		shown = ei->tag;
+	} else if (ei->branch[0]) {
+		char *b = xasprintf("origin/%s", ei->branch);
+		argvec_push(&cand, b);
+		free(b);
+		if (str_starts_with(ei->branch, "origin/"))
+			argvec_push(&cand, ei->branch);
+		shown = ei->branch;
 	} else {
-		static const char *const dflt[] = {"origin/HEAD", "origin/master", "origin/main"};
-		for (size_t i = 0; i < ARRAY_LEN(dflt) && rev == NULL; i++)
-			if (ref_exists(g, repo, dflt[i]))
-				rev = xstrdup(dflt[i]);
-		if (rev == NULL)
-			rev = xstrdup("HEAD");
+		static const char *const dflt[] = {"origin/HEAD", "origin/master", "origin/main", "HEAD"};
+		for (size_t i = 0; i < ARRAY_LEN(dflt); i++)
+			argvec_push(&cand, dflt[i]);
+		shown = "the default branch";
 	}
-	const char *shown = ei->version_num[0] ? ei->version_num : ei->tag[0] ? ei->tag : rev;
-	if (!vcs_rev_ok(shown) || !vcs_rev_ok(rev)) {
+	int ok_names = ei->version_num[0] || ei->tag[0] || ei->branch[0] ? vcs_rev_ok(shown) : 1;
+	for (size_t i = 0; i < cand.n; i++)
+		ok_names = ok_names && vcs_rev_ok(cand.v[i]);
+	if (!ok_names) {
 		fail(rs, "failed checking out repository",
 		     "Repository checkout failed: invalid revision name '%s'", shown);
-		free(rev);
+		argvec_free(&cand);
 		return -1;
 	}
-	if (ei->version_num[0] && !ref_exists(g, repo, rev)) {
-		/* a commit no branch or tag advertises (a deleted branch, a PR ref): ask for it by id */
-		printf("commit %s not found in the fetched refs, fetching it from origin\n", rev);
-		fflush(stdout);
-		GIT(g, repo, NULL, 0, "fetch", "--quiet", "origin", rev);
-	}
 	char *out = NULL;
-	int rc = GIT(g, repo, &out, 0, "checkout", "--force", "--quiet", rev, "--");
+	int rc = -1;
+	for (size_t i = 0; i < cand.n && rc != 0; i++) {
+		free(out);
+		out = NULL;
+		rc = GIT(g, repo, &out, 0, "checkout", "--force", "--quiet", cand.v[i], "--");
+		if (rc != 0 && ei->version_num[0]) {
+			/* a commit no branch or tag advertises (a deleted branch, a PR ref): ask for it by id */
+			printf("commit %s not found in the fetched refs, fetching it from origin\n", cand.v[i]);
+			fflush(stdout);
+			if (GIT(g, repo, NULL, 0, "fetch", "--quiet", "origin", cand.v[i]) == 0) {
+				free(out);
+				out = NULL;
+				rc = GIT(g, repo, &out, 0, "checkout", "--force", "--quiet", cand.v[i], "--");
+			}
+		}
+	}
+	argvec_free(&cand);
 	if (rc != 0) {
 		char *t = str_trim(out);
 		fail(rs, "failed checking out repository",
 		     "Repository checkout failed: revision '%s': %s\n"
 		     "Make sure you pushed the requested commit/branch/tag", shown, t);
 		free(out);
-		free(rev);
 		return -1;
 	}
 	free(out);
-	free(rev);
 	out = NULL;
 	char *gitmodules = xasprintf("%s/.gitmodules", repo);
 	struct stat st;
