@@ -17,6 +17,15 @@
 #include "util.h"
 
 /* Commit, or turn a failed commit into a 500. */
+/* The queue exists and belongs to the caller's company (queues are company data). */
+static int
+queue_visible(struct req *q, const char *queue_id)
+{
+	char company[64];
+	queue_company_of(q->db, queue_id, company, sizeof company);
+	return queue_exists(q->db, queue_id) && strcmp(company, sq_company(q)) == 0;
+}
+
 static int
 metadata_as_list(const struct req *q)
 {
@@ -28,7 +37,7 @@ require_queue(struct req *q, struct reply *r, const char **out)
 {
 	if (req_str(q, r, "queue", 1, out) != 0)
 		return -1;
-	if (!queue_exists(q->db, *out)) {
+	if (!queue_visible(q, *out)) {
 		reply_err(r, 400, 701, "Invalid queue id: id=%s", *out);
 		return -1;
 	}
@@ -72,7 +81,7 @@ h_get_by_id(struct req *q, struct reply *r)
 	long long max = max_entries_of(q, r, &err);
 	if (err)
 		return;
-	json_t *qq = queue_to_json(q->db, id, max, metadata_as_list(q));
+	json_t *qq = queue_visible(q, id) ? queue_to_json(q->db, id, max, metadata_as_list(q)) : NULL;
 	if (!qq) {
 		reply_err(r, 400, 701, "Invalid queue id: id=%s", id);
 		return;
@@ -201,7 +210,7 @@ h_update(struct req *q, struct reply *r)
 	}
 	if (sq_begin(q, r) != 0)
 		return;
-	if (!queue_exists(q->db, id)) {
+	if (!queue_visible(q, id)) {
 		reply_err(r, 400, 701, "Invalid queue id: id=%s", id);
 		goto done;
 	}
@@ -306,7 +315,7 @@ h_delete(struct req *q, struct reply *r)
 		return;
 	if (sq_begin(q, r) != 0)
 		return;
-	if (!queue_exists(q->db, id)) {
+	if (!queue_visible(q, id)) {
 		reply_err(r, 400, 701, "Invalid queue id: id=%s", id);
 	} else if (!force && queue_count(q->db, id) > 0) {
 		reply_err(r, 400, 702, "Queue is not empty: queue=%s", id);
@@ -393,7 +402,7 @@ h_clear_queue(struct req *q, struct reply *r)
 		return;
 	if (sq_begin(q, r) != 0)
 		return;
-	if (!queue_exists(q->db, qid))
+	if (!queue_visible(q, qid))
 		reply_err(r, 400, 701, "Invalid queue id: id=%s", qid);
 	else
 		reply_data(r, json_pack("{s:o}", "removed_tasks", clear_entries(q->db, qid, "cleared")));
@@ -425,7 +434,7 @@ get_next_task_locked(struct req *q, struct reply *r)
 		return;
 	if (sq_begin(q, r) != 0)
 		return;
-	if (!queue_exists(q->db, qid)) {
+	if (!queue_visible(q, qid)) {
 		reply_err(r, 400, 701, "Invalid queue id: id=%s", qid);
 		sq_finish(q, r);
 		return;
@@ -533,7 +542,7 @@ h_add_or_update_metadata(struct req *q, struct reply *r)
 	}
 	if (sq_begin(q, r) != 0)
 		return;
-	if (!queue_exists(q->db, qid)) {
+	if (!queue_visible(q, qid)) {
 		reply_err(r, 400, 701, "Invalid queue id: id=%s", qid);
 	} else {
 		json_t *md = replace ? json_object() : load_metadata(q->db, qid);
@@ -568,7 +577,7 @@ h_delete_metadata(struct req *q, struct reply *r)
 	}
 	if (sq_begin(q, r) != 0)
 		return;
-	if (!queue_exists(q->db, qid)) {
+	if (!queue_visible(q, qid)) {
 		reply_err(r, 400, 701, "Invalid queue id: id=%s", qid);
 	} else {
 		json_t *md = load_metadata(q->db, qid);

@@ -90,7 +90,9 @@ check_queues(struct req *q, struct reply *r, json_t *queues)
 			reply_err(r, 400, 12, "Validation error (queues must be a list of queue ids)");
 			return -1;
 		}
-		if (!queue_exists(q->db, json_string_value(e))) {
+		char company[64];
+		queue_company_of(q->db, json_string_value(e), company, sizeof company);
+		if (!queue_exists(q->db, json_string_value(e)) || strcmp(company, sq_company(q)) != 0) {
 			reply_err(r, 400, 701, "Invalid queue id: id=%s", json_string_value(e));
 			return -1;
 		}
