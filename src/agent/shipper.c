@@ -336,10 +336,15 @@ shipper_build(struct shipper *sh, const char *data, size_t len, uint64_t base_of
 				committed = ev_raw_end = pos;
 			continue;
 		}
-		size_t outn;
-		size_t used = utf8_decode_replace((const unsigned char *)data + a, e - a, sh->ev + evlen,
-		                                  limit - evlen - 1, &outn, !sh->suppress_cr);
-		if (used == e - a) {
+		/* room for the text, keeping one byte for its '\n'; none when the event is full */
+		size_t outn = 0, used = 0;
+		int fits = 0;
+		if (evlen + 1 <= limit) {
+			used = utf8_decode_replace((const unsigned char *)data + a, e - a, sh->ev + evlen,
+			                           limit - evlen - 1, &outn, !sh->suppress_cr);
+			fits = used == e - a;
+		}
+		if (fits) {
 			evlen += outn;
 			sh->ev[evlen++] = '\n';
 			pos = next;

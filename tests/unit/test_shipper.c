@@ -304,6 +304,42 @@ test_small_packet_bound(void **state)
 }
 
 static void
+test_event_filled_to_the_byte(void **state)
+{
+	(void)state;
+	/* Lines that fill an event exactly to its bound: the next line starts a new event (this
+	 * once computed a negative room and wrote past the event buffer). */
+	struct shipper *sh = xmalloc(sizeof *sh);
+	shipper_init(sh, "T", "w", 1);
+	sh->max_event = 8; /* msg < 8 bytes */
+	const char in[] = "abcdef\n\nxy\n\xe2\x82\nb\x00" "c\n";
+	size_t np, ne;
+	char *out = ship_all(sh, in, sizeof in - 1, &np, &ne);
+	assert_string_equal(out, "abcdef\n\nxy\n\xef\xbf\xbd\nb\xef\xbf\xbd" "c\n");
+	assert_true(ne >= 3);
+	free(out);
+	shipper_free(sh);
+	free(sh);
+
+	/* the same at the real bound: 65534 bytes + '\n' fill one event; the next line is apart */
+	size_t n = 65535 + 3;
+	char *big = xmalloc(n);
+	memset(big, 'x', 65534);
+	big[65534] = '\n';
+	memcpy(big + 65535, "y\n", 2);
+	big[n - 1] = '\n';
+	sh = xmalloc(sizeof *sh);
+	shipper_init(sh, "T", "w", 1);
+	out = ship_all(sh, big, n - 1, &np, &ne);
+	assert_int_equal(ne, 2);
+	assert_int_equal(strlen(out), n - 1);
+	free(out);
+	free(big);
+	shipper_free(sh);
+	free(sh);
+}
+
+static void
 test_agent_messages_interleave(void **state)
 {
 	(void)state;
@@ -373,6 +409,7 @@ main(void)
 		cmocka_unit_test(test_long_line_cut_into_64k_pieces),
 		cmocka_unit_test(test_lines_split_across_events_and_packets),
 		cmocka_unit_test(test_small_packet_bound),
+		cmocka_unit_test(test_event_filled_to_the_byte),
 		cmocka_unit_test(test_agent_messages_interleave),
 		cmocka_unit_test(test_uncommitted_build_is_repeatable),
 	};
