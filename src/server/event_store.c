@@ -133,7 +133,8 @@ event_normalize(json_t *ev, const char *worker_header, int64_t now_ms_val, char 
 		json_object_set_new(ev, "metric", json_string(""));
 	if (!json_is_string(json_object_get(ev, "variant")))
 		json_object_set_new(ev, "variant", json_string(""));
-	if (!json_object_get(ev, "worker") && worker_header && *worker_header)
+	json_t *wv = json_object_get(ev, "worker");
+	if ((!json_is_string(wv) || !*json_string_value(wv)) && worker_header && *worker_header)
 		json_object_set_new(ev, "worker", json_string(worker_header));
 	json_t *values = json_object_get(ev, "values");
 	if (values) {

@@ -93,6 +93,11 @@ test_event_normalize(void **state)
 	free(key);
 	json_decref(ev);
 
+	ev = json_pack("{s:s,s:s,s:n}", "type", "log", "task", "t1", "worker");
+	assert_int_equal(event_normalize(ev, "hdr", 1, &key, &why), 0);
+	assert_string_equal(json_string_value(json_object_get(ev, "worker")), "hdr");
+	json_decref(ev);
+
 	ev = json_pack("{s:s}", "task", "t1");
 	assert_int_equal(event_normalize(ev, NULL, 1, &key, &why), -1);
 	assert_non_null(strstr(why, "type"));
