@@ -4,6 +4,7 @@ unit` lines; asserts nothing.
   * a task printing 1,000,000 lines: time from its first line until the task is final (the final
     status is set only after every line was confirmed by the server), the agent's CPU time over
     that run (/proc/<agent>/stat utime+stime) against the task's own;
+  * line latency: a line printed by a running task → visible on the server;
   * abort latency: tasks.stop → the whole process tree gone, for a task that exits on SIGTERM and
     for one that ignores it (kill grace 2 s) and double-forks out of its session.
 
@@ -68,6 +69,38 @@ def bench_throughput(server, api, tmp):
     print(f"logs_{LINES}_lines_events_stored {total} events")
 
 
+def bench_line_latency(server, api, tmp):
+    """A line printed by the task → the line on the server (ticks + partial-line hold)."""
+    script = ("import time\n"
+              "for i in range(12):\n"
+              "    print('stamp %d %.6f' % (i, time.time()), flush=True)\n"
+              "    time.sleep(0.5)\n")
+    q = create_queue(api, "bench-latency")
+    a = AgentProcess(server, tmp, ["--polling-interval", FAST_POLL, "--queue", "bench-latency"],
+                     env=supervisor_env(tmp), name="bench-latency")
+    seen = {}
+    try:
+        t = create_script_task(api, script, name="latency")
+        enqueue(api, t, queue=q)
+        end = time.time() + 120
+        while len(seen) < 12 and time.time() < end:
+            now = time.time()
+            for e in api.call("events.get_task_log", task=t, batch_size=500,
+                              navigate_earlier=False)["events"]:
+                for line in e.get("msg", "").splitlines():
+                    parts = line.split()
+                    if len(parts) == 3 and parts[0] == "stamp" and parts[1] not in seen:
+                        seen[parts[1]] = now - float(parts[2])
+            time.sleep(0.05)
+        wait_status(api, t, timeout=60)
+    finally:
+        a.stop()
+    lat = sorted(seen.values())
+    if lat:
+        print(f"log_line_latency_p50 {lat[len(lat) // 2]:.3f} s")
+        print(f"log_line_latency_max {lat[-1]:.3f} s")
+
+
 STUBBORN = """\
 import os, signal, time
 PIDS = {pids!r}
@@ -117,6 +150,7 @@ def main():
     try:
         api = server.api()
         bench_throughput(server, api, tmp)
+        bench_line_latency(server, api, tmp)
         bench_abort(server, api, tmp, stubborn=False)
         bench_abort(server, api, tmp, stubborn=True)
     finally:
