@@ -30,8 +30,10 @@ WARN = -Wall -Wextra -Werror -Wstrict-prototypes -Wmissing-prototypes -Wshadow -
 CPPFLAGS += -D_GNU_SOURCE -Isrc/common -Isrc
 CFLAGS   += -std=c17 $(OPT) $(WARN) -fstack-protector-strong -D_FORTIFY_SOURCE=2 -pthread $(SANFLAGS) -MMD -MP
 LDFLAGS  += -pthread $(SANFLAGS)
-LIBS_COMMON = -ljansson -lcurl -lcrypto -lm
-LIBS_AGENT  = $(LIBS_COMMON) -ldl
+# libcurl is loaded on first use (src/common/curl_lazy.c) and the agent's few libcrypto calls
+# likewise (src/agent/crypto_lazy.c): start-up no longer relocates ~30 libraries it rarely needs.
+LIBS_COMMON = -Wl,--as-needed -ljansson -lcrypto -lm -ldl
+LIBS_AGENT  = -Wl,--as-needed -ljansson -lm -ldl
 LIBS_SERVER = $(LIBS_COMMON) -lmicrohttpd -lsqlite3
 LIBS_TEST   = -lcmocka $(LIBS_SERVER) -ldl
 
