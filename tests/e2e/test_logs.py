@@ -106,3 +106,23 @@ def test_server_away_20s_nothing_lost(server, api, tmp_path):
         assert a.proc.poll() is None, "the agent died while the server was away"
     finally:
         a.stop()
+
+
+def test_huge_line_and_binary_garbage(server, api, tmp_path):
+    # One 20 MB line and 1 MB of random bytes: every byte of the line arrives (in 64 KiB events;
+    # a line still without newline after 4 MiB is cut there), the garbage arrives as valid JSON,
+    # the task completes and the agent keeps going.
+    script = ("import os, sys\n"
+              "o = sys.stdout.buffer\n"
+              "o.write(b'x' * 20000000 + b'\\n')\n"
+              "o.write(os.urandom(1 << 20).replace(b'x', b'y') + b'\\n')\n"
+              "o.write(b'end of garbage\\n')\n"
+              "o.flush()\n")
+    t, final, a = run_one(server, api, tmp_path, script)
+    assert final["status"] == "completed", a.output()[-3000:]
+    events = [e for e in api.task_log(t) if e.get("level") == "DEBUG"]
+    assert all(len(e["msg"].encode()) < 65536 for e in events)
+    text = "".join(e["msg"] for e in events)
+    xs = [l for l in text.splitlines() if l and set(l) == {"x"}]
+    assert sum(len(l) for l in xs) == 20000000
+    assert "end of garbage" in text.splitlines()
