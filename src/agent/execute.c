@@ -348,7 +348,6 @@ run_in_process(struct agent_ctx *ctx, const struct cli_opts *o, const char *task
 		json_object_set_new(tj, "_environment", vars);
 	}
 	char *text = json_dumps(tj, JSON_INDENT(2));
-	json_decref(tj);
 	int rc = 1;
 	if (text == NULL || write_file_atomic(task_file, text, strlen(text), 0600) < 0) {
 		fprintf(stderr, "\nclearml_agent: ERROR: cannot write %s: %s\n", task_file,
@@ -361,11 +360,13 @@ run_in_process(struct agent_ctx *ctx, const struct cli_opts *o, const char *task
 	                         .optimization = o->optimization, .standalone = o->standalone_mode};
 	struct hook_ctx h = {.ctx = ctx, .task_id = task_id, .task = task};
 	fflush(stdout);
-	rc = runner_run(&ra, ctx->cfg->root, task, ready_hook, &h);
+	/* the runner gets the same document as the task file: with _environment */
+	rc = runner_run(&ra, ctx->cfg->root, tj, ready_hook, &h);
 	/* runner_run returns only when the task could not be started */
 	if (rc == 0)
 		rc = 1;
 out:
+	json_decref(tj);
 	free(text);
 	free(task_file);
 	free(result_file);

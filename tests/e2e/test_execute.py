@@ -175,3 +175,17 @@ def test_execute_disable_monitoring_setup_failure_fails_task(server, api, tmp_pa
     tk = task(api, t)
     assert tk["status"] == "failed", tk
     assert tk.get("status_reason"), tk
+
+
+def test_execute_disable_monitoring_task_env_section(server, api, tmp_path):
+    """agent.enable_task_env: the task's `Environment` hyper-parameters become its variables, also
+    when `execute --disable-monitoring` runs the task in its own process."""
+    t = create_script_task(api, "import os\nprint('ENV=' + os.environ.get('MY_TASK_VAR', 'unset'))\n",
+                           name="task env section")
+    api.call("tasks.edit_hyper_params", task=t, force=True, hyperparams=[
+        {"section": "Environment", "name": "MY_TASK_VAR", "value": "from-hyperparams"}])
+    r = execute(server, tmp_path, ["--disable-monitoring", "--id", t],
+                env={"CLEARML_AGENT__AGENT__ENABLE_TASK_ENV": "true"})
+    out = r.stdout.decode()
+    assert r.returncode == 0, out
+    assert "ENV=from-hyperparams" in out
