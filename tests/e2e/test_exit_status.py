@@ -52,3 +52,27 @@ def test_exit_codes_map_to_status(server, api, tmp_path):
         a.stop()
     # an interrupted task is never completed
     assert all(wait_status(api, ids[n])["status"] != "completed" for n in CASES if n != "exit0")
+
+
+def test_task_sees_worker_variables(server, api, tmp_path):
+    # §4.3 step 7: the child gets the worker id (and its TRAINS twin), the child report tags
+    # (shell-quoted, space-joined) and the task id the kill sweep looks for.
+    script = ("import os\n"
+              "for k in ('CLEARML_WORKER_ID', 'TRAINS_WORKER_ID', 'CLEARML_WORKER_TAGS',\n"
+              "          'CLEARML_TASK_ID'):\n"
+              "    print('%s=%s' % (k, os.environ.get(k)))\n")
+    q = create_queue(api, "envq")
+    t = create_script_task(api, script, name="env vars")
+    enqueue(api, t, queue=q)
+    a = AgentProcess(server, tmp_path, ["--polling-interval", FAST_POLL, "--queue", "envq",
+                                        "--child-report-tags", "gpu box", "fast"],
+                     env=supervisor_env(tmp_path, {"CLEARML_WORKER_ID": "env-worker"}))
+    try:
+        assert wait_status(api, t, timeout=120)["status"] == "completed", a.output()[-3000:]
+    finally:
+        a.stop()
+    lines = log_lines(api, t, "DEBUG")
+    assert "CLEARML_WORKER_ID=env-worker" in lines, lines
+    assert "TRAINS_WORKER_ID=env-worker" in lines, lines
+    assert "CLEARML_WORKER_TAGS='gpu box' fast" in lines, lines
+    assert f"CLEARML_TASK_ID={t}" in lines, lines
