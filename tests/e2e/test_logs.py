@@ -126,3 +126,32 @@ def test_huge_line_and_binary_garbage(server, api, tmp_path):
     xs = [l for l in text.splitlines() if l and set(l) == {"x"}]
     assert sum(len(l) for l in xs) == 20000000
     assert "end of garbage" in text.splitlines()
+
+
+def test_task_ends_while_server_away(server, api, tmp_path):
+    # The task finishes while the server is down: the agent keeps its output, ships it when the
+    # server is back, and only then sets the final status.
+    script = ("import time\n"
+              "print('before', flush=True)\n"
+              "time.sleep(3)\n"
+              "for i in range(300):\n"
+              "    print('late %03d' % i)\n")
+    q = create_queue(api, "late")
+    t = create_script_task(api, script, name="ends while away")
+    enqueue(api, t, queue=q)
+    a = daemon(server, tmp_path, "late")
+    try:
+        wait_for(lambda: "before" in log_lines(api, t), timeout=120, what="'before' on the server")
+        port = server.port
+        server.stop()
+        time.sleep(12)  # the task ends meanwhile
+        server.start(port)
+        api2 = server.api()
+        final = wait_status(api2, t, timeout=120)
+        assert final["status"] == "completed", a.output()[-3000:]
+        lines = log_lines(api2, t)
+        assert [l for l in lines if l.startswith("late ")] == ["late %03d" % i for i in range(300)]
+        # the status was set after the last line was stored
+        assert lines.index("Process completed successfully") > lines.index("late 299")
+    finally:
+        a.stop()
