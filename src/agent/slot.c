@@ -807,7 +807,9 @@ all_shipped(struct slot *s)
 static void
 hard_kill(struct slot *s)
 {
-	if (s->pid > 1)
+	/* The group id is only safe to signal while its leader is not reaped (a reaped pid may be
+	 * reused); afterwards the cgroup and the environ sweep find the members. */
+	if (s->pid > 1 && !s->child_gone)
 		killtree_signal_group(s->pid, SIGKILL);
 	if (s->cgroup)
 		killtree_cgroup_kill(s->cgroup);
@@ -1075,6 +1077,10 @@ slot_child_exited(struct slot *s, int wait_status)
 		return;
 	s->child_gone = 1;
 	s->wait_status = wait_status;
+	/* Leftovers in the task's group die with it (upstream kills them too). Done at once: the
+	 * leader was reaped a moment ago, before its pid can realistically be handed out again. */
+	if (s->pid > 1)
+		killtree_signal_group(s->pid, SIGKILL);
 }
 
 void
