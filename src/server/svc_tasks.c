@@ -776,8 +776,53 @@ plain_list(const json_t *v)
 	return json_incref((json_t *)(uintptr_t)v);
 }
 
+/* include_subprojects: the project list plus every project below them ("a" → "a/b", "a/b/c"). */
+static json_t *
+expand_subprojects(struct req *q, const json_t *projects)
+{
+	json_t *out = json_deep_copy(projects);
+	sqlite3_stmt *st = db_stmt(q->db, "SELECT c.id FROM projects p JOIN projects c "
+	                                  "ON c.company = p.company AND substr(c.name, 1, length(p.name) + 1) "
+	                                  "= p.name || '/' WHERE p.id = ? AND p.company = ?");
+	if (!st)
+		return out;
+	size_t i;
+	json_t *pid;
+	json_array_foreach(projects, i, pid) {
+		sqlite3_bind_text(st, 1, json_string_value(pid), -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(st, 2, q->who->company, -1, SQLITE_STATIC);
+		while (sqlite3_step(st) == SQLITE_ROW)
+			json_array_append_new(out, json_string((const char *)sqlite3_column_text(st, 0)));
+		sqlite3_reset(st);
+	}
+	db_stmt_done(st);
+	return out;
+}
+
+static void tasks_get_all_in(struct req *q, struct reply *r);
+
 static void
 tasks_get_all(struct req *q, struct reply *r)
+{
+	json_t *proj = json_object_get(q->body, "project");
+	if (json_is_true(json_object_get(q->body, "include_subprojects")) && proj) {
+		json_t *plain = plain_list(proj);
+		if (plain) {
+			json_t *body = json_deep_copy(q->body);
+			json_object_set_new(body, "project", expand_subprojects(q, plain));
+			json_decref(plain);
+			struct req sub = *q;
+			sub.body = body;
+			tasks_get_all_in(&sub, r);
+			json_decref(body);
+			return;
+		}
+	}
+	tasks_get_all_in(q, r);
+}
+
+static void
+tasks_get_all_in(struct req *q, struct reply *r)
 {
 	if (getall_check(q->body, r) != 0)
 		return;

@@ -695,3 +695,15 @@ def test_get_by_id_ex_and_null_fields(api):
     got = api.call("tasks.get_by_id_ex", id=[tid])["tasks"]
     assert [x["id"] for x in got] == [tid]
     assert err_codes(api.call, "tasks.get_by_id_ex") == (400, 11)
+
+
+def test_get_all_include_subprojects(api):
+    top = api.call("projects.create", name="subs")["id"]
+    mid = api.call("projects.create", name="subs/mid")["id"]
+    low = api.call("projects.create", name="subs/mid/low")["id"]
+    other = api.call("projects.create", name="subsidiary")["id"]   # same prefix, not a child
+    t = {p: new_task(api, project=p) for p in (top, mid, low, other)}
+    ids = lambda **kw: sorted(x["id"] for x in api.call("tasks.get_all", version="2.26", **kw)["tasks"])
+    assert ids(project=[top]) == [t[top]]
+    assert ids(project=[top], include_subprojects=True) == sorted([t[top], t[mid], t[low]])
+    assert ids(project=[mid], include_subprojects=True) == sorted([t[mid], t[low]])
