@@ -2,13 +2,15 @@
  * svc_projects — the minimum set of projects.*: create (parents of "a/b/c" created on the way,
  * names unique per company), get_by_id, get_all (the get_all language), update, and
  * get_all_ex as an alias the UI and some SDK paths call. Projects are JSON documents with
- * indexed company/name columns.
+ * indexed company/name columns. delete removes the project and its subprojects (tasks block it
+ * unless force).
  */
 #include <string.h>
 
 #include "server/getall.h"
 #include "server/projects.h"
 #include "server/server.h"
+#include "server/tasks.h"
 #include "util.h"
 
 static const char *const project_pattern[] = {"name", "basename", "description", NULL};
@@ -321,11 +323,103 @@ projects_update(struct req *q, struct reply *r)
 	reply_data(r, json_pack("{s:i,s:o}", "updated", 1, "fields", fields));
 }
 
+/* projects.delete: the project and the projects below it. Tasks in them block the delete
+ * unless force; then they are deleted (delete_contents) or just leave the project. */
+static void
+projects_delete(struct req *q, struct reply *r)
+{
+	const char *id;
+	int force = 0, contents = 0;
+	if (req_str(q, r, "project", 1, &id) || req_bool(q, r, "force", 0, &force) ||
+	    req_bool(q, r, "delete_contents", 0, &contents))
+		return;
+	if (db_begin(q->db) != 0) {
+		reply_err(r, 500, 100, "General data error (database busy)");
+		return;
+	}
+	json_t *p = project_load(q->db, id);
+	const char *c = json_string_value(json_object_get(p, "company"));
+	if (!p || !c || strcmp(c, q->who->company) != 0) {
+		db_rollback(q->db);
+		json_decref(p);
+		reply_err(r, 400, 401, "Invalid project id: id=%s", id);
+		return;
+	}
+	/* the project and its descendants */
+	json_t *ids = json_pack("[s]", id);
+	sqlite3_stmt *st = db_stmt(q->db, "SELECT id FROM projects WHERE company = ? AND "
+	                                  "substr(name, 1, length(?) + 1) = ? || '/'");
+	if (st) {
+		const char *name = json_string_value(json_object_get(p, "name"));
+		sqlite3_bind_text(st, 1, q->who->company, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 3, name, -1, SQLITE_STATIC);
+		while (sqlite3_step(st) == SQLITE_ROW)
+			json_array_append_new(ids, json_string((const char *)sqlite3_column_text(st, 0)));
+		db_stmt_done(st);
+	}
+	json_decref(p);
+	char *list = json_dumps(ids, JSON_COMPACT);
+	json_decref(ids);
+	json_t *tasks = json_array();
+	st = db_stmt(q->db, "SELECT id FROM tasks WHERE project IN (SELECT value FROM json_each(?))");
+	if (st) {
+		sqlite3_bind_text(st, 1, list, -1, SQLITE_STATIC);
+		while (sqlite3_step(st) == SQLITE_ROW)
+			json_array_append_new(tasks, json_string((const char *)sqlite3_column_text(st, 0)));
+		db_stmt_done(st);
+	}
+	int ntasks = (int)json_array_size(tasks);
+	if (ntasks && !force) {
+		db_rollback(q->db);
+		free(list);
+		json_decref(tasks);
+		reply_err(r, 400, 402, "Project has associated tasks (use force): id=%s, tasks=%d", id, ntasks);
+		return;
+	}
+	int ok = 1;
+	size_t i;
+	json_t *tid;
+	json_array_foreach(tasks, i, tid) {
+		const char *t = json_string_value(tid);
+		if (contents) {
+			queue_remove_task(q->db, NULL, t);
+			ok = ok && events_delete_for_task(q->db, t) >= 0 && task_delete_row(q->db, t) == 0;
+		} else {
+			json_t *doc = task_load(q->db, t);
+			if (doc) {
+				json_object_del(doc, "project");
+				ok = ok && task_save(q->db, doc) == 0;
+				json_decref(doc);
+			}
+		}
+	}
+	json_decref(tasks);
+	st = db_stmt(q->db, "DELETE FROM projects WHERE id IN (SELECT value FROM json_each(?))");
+	if (st) {
+		sqlite3_bind_text(st, 1, list, -1, SQLITE_STATIC);
+		ok = ok && sqlite3_step(st) == SQLITE_DONE;
+		db_stmt_done(st);
+	} else {
+		ok = 0;
+	}
+	free(list);
+	if (!ok || db_commit(q->db) != 0) {
+		db_rollback(q->db);
+		reply_err(r, 500, 100, "General data error (deleting project)");
+		return;
+	}
+	reply_data(r, json_pack("{s:i,s:i,s:i,s:i,s:n}", "deleted", 1, "disassociated_tasks",
+	                        contents ? 0 : ntasks, "deleted_tasks", contents ? ntasks : 0,
+	                        "deleted_models", 0, "urls"));
+}
+
 const struct endpoint svc_projects_endpoints[] = {
 	{"projects.create", "1.0", 0, projects_create},
 	{"projects.get_by_id", "1.0", 0, projects_get_by_id},
 	{"projects.get_all", "1.0", 0, projects_get_all},
 	{"projects.get_all_ex", "1.0", 0, projects_get_all},
 	{"projects.update", "1.0", 0, projects_update},
+	{"projects.delete", "1.0", 0, projects_delete},
 	{0},
 };

@@ -426,3 +426,23 @@ def test_logout_revokes_only_that_session(server):
     assert r.status_code == 401
     a.login()                                # but the credentials still work
     assert a.call("tasks.get_all", only_fields=["id"]) is not None
+
+
+def test_project_delete(api):
+    top = api.call("projects.create", name="del-top")["id"]
+    sub = api.call("projects.create", name="del-top/sub")["id"]
+    keep = api.call("projects.create", name="del-topper")["id"]
+    t1 = api.call("tasks.create", name="in-sub", type="training", project=sub)["id"]
+    m = expect_err(api, "projects.delete", 400, 402, {"project": top})
+    assert "tasks" in m["result_msg"]
+    d = api.call("projects.delete", project=top, force=True)
+    assert (d["deleted"], d["disassociated_tasks"]) == (1, 1)
+    expect_err(api, "projects.get_by_id", 400, 401, {"project": sub})
+    assert api.call("projects.get_by_id", project=keep)["project"]["name"] == "del-topper"
+    assert "project" not in api.call("tasks.get_by_id", task=t1)["task"]
+    p2 = api.call("projects.create", name="del-two")["id"]
+    t2 = api.call("tasks.create", name="in-two", type="training", project=p2)["id"]
+    d = api.call("projects.delete", project=p2, force=True, delete_contents=True)
+    assert d["deleted_tasks"] == 1
+    expect_err(api, "tasks.get_by_id", 400, 101, {"task": t2})
+    expect_err(api, "projects.delete", 400, 401, {"project": p2})
