@@ -344,32 +344,7 @@ expand_env_vars(const char *s)
 {
 	struct buf b;
 	buf_init(&b, (size_t)1 << 20);
-	const char *p = s;
-	while (*p) {
-		if (*p == '$' && (p[1] == '{' || p[1] == '_' || isalnum((unsigned char)p[1]))) {
-			const char *start = p + 1;
-			int braced = *start == '{';
-			if (braced)
-				start++;
-			const char *end = start;
-			while (*end == '_' || isalnum((unsigned char)*end))
-				end++;
-			if (end > start && (!braced || *end == '}')) {
-				char *name = xstrndup(start, (size_t)(end - start));
-				const char *val = getenv(name);
-				free(name);
-				if (val) {
-					buf_puts(&b, val);
-					p = braced ? end + 1 : end;
-					continue;
-				}
-			}
-		}
-		buf_append(&b, p, 1);
-		p++;
-	}
-	if (b.data == NULL)
-		return xstrdup("");
+	buf_put_expandvars(&b, s);
 	return buf_steal(&b);
 }
 

@@ -438,17 +438,13 @@ home_dir(void)
 	return pw && pw->pw_dir ? pw->pw_dir : "/";
 }
 
-char *
-path_expand(const char *p)
+/* os.path.expandvars: $NAME and ${NAME} (NAME of \w characters) are replaced by the variable's
+ * value; unknown variables and malformed references stay as written. */
+void
+buf_put_expandvars(struct buf *b, const char *p)
 {
-	struct buf b;
-	buf_init(&b, (size_t)PATH_MAX * 16);
-	if (p[0] == '~' && (p[1] == '/' || p[1] == '\0')) {
-		buf_puts(&b, home_dir());
-		p++;
-	}
 	while (*p) {
-		if (*p == '$' && (p[1] == '{' || p[1] == '_' || isalpha((unsigned char)p[1]))) {
+		if (*p == '$' && (p[1] == '{' || p[1] == '_' || isalnum((unsigned char)p[1]))) {
 			const char *start = p + 1;
 			int braced = *start == '{';
 			if (braced)
@@ -461,16 +457,28 @@ path_expand(const char *p)
 				const char *val = getenv(name);
 				free(name);
 				if (val) {
-					buf_puts(&b, val);
+					buf_puts(b, val);
 					p = braced ? end + 1 : end;
 					continue;
 				}
 			}
 		}
-		buf_append(&b, p, 1);
+		buf_append(b, p, 1);
 		p++;
 	}
-	return buf_steal(&b) ;
+}
+
+char *
+path_expand(const char *p)
+{
+	struct buf b;
+	buf_init(&b, (size_t)PATH_MAX * 16);
+	if (p[0] == '~' && (p[1] == '/' || p[1] == '\0')) {
+		buf_puts(&b, home_dir());
+		p++;
+	}
+	buf_put_expandvars(&b, p);
+	return buf_steal(&b);
 }
 
 int

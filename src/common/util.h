@@ -86,6 +86,8 @@ int parse_long(const char *s, long long min, long long max, long long *out);
 
 /* Paths: expand a leading ~ and $VAR / ${VAR} (unknown variables left as is). Caller frees. */
 char *path_expand(const char *p);
+/* Append s with $VAR / ${VAR} replaced as os.path.expandvars does (unknown ones left as is). */
+void buf_put_expandvars(struct buf *b, const char *s);
 /* mkdir -p with mode; 0 or -1 (errno set). */
 int mkdir_p(const char *path, unsigned mode);
 /* Write a whole file atomically (tmp + fsync + rename) with mode. 0 or -1. */

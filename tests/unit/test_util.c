@@ -60,6 +60,16 @@ test_path_expand(void **state)
 	char *p = path_expand("~/a/$CML_TEST_X/${CML_TEST_X}b/$NOPE_NOT_SET");
 	assert_string_equal(p, "/home/u/a/xx/xxb/$NOPE_NOT_SET");
 	free(p);
+	/* malformed references stay as written; a trailing $ too; ~ only at the start */
+	p = path_expand("${CML_TEST_X/$/${}/a~/$CML_TEST_X$");
+	assert_string_equal(p, "${CML_TEST_X/$/${}/a~/xx$");
+	free(p);
+	struct buf b;
+	buf_init(&b, 64);
+	buf_puts(&b, "pre:");
+	buf_put_expandvars(&b, "~/${CML_TEST_X}");
+	assert_string_equal(b.data, "pre:~/xx");
+	buf_free(&b);
 }
 
 static void
