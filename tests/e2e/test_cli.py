@@ -118,13 +118,53 @@ def test_missing_config_file_is_an_error(tmp_path):
     assert "clearml_agent: ERROR: " in r.stderr
 
 
-def test_build_and_init_not_available(tmp_path):
+def test_build_not_available(tmp_path):
     r = run_agent(tmp_path, "build", "--id", "0123456789abcdef0123456789abcdef")
     assert r.returncode == 2
     assert "not available" in r.stderr
-    r = run_agent(tmp_path, "init", stdin="")
-    assert r.returncode == 2
-    assert "not available" in r.stderr
+
+
+def test_init_wizard_writes_a_working_configuration(server, tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    pasted = ("api {\n"
+              f"  web_server: {server.url.replace('8008', '8080')}\n"
+              f"  api_server: {server.url}\n"
+              "  files_server: http://127.0.0.1:8081\n"
+              f'  credentials {{"access_key": "{server.access_key}", '
+              f'"secret_key": "{server.secret_key}"}}\n'
+              "}\n")
+    answers = "s\nbob\nGitS3cret\nhttps://u:p@idx.example/simple\n\n"
+    r = run_agent(home, "init", stdin=pasted + answers)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "Credentials verified!" in r.stdout
+    assert server.secret_key not in r.stdout + r.stderr
+    assert "GitS3cret" not in r.stdout + r.stderr
+    conf = home / "clearml.conf"
+    assert (conf.stat().st_mode & 0o777) == 0o600
+    r = run_agent(home, "config")
+    assert r.returncode == 0, r.stderr
+    out = r.stdout
+    assert f"api.api_server = {server.url}\n" in out
+    assert f"api.credentials.access_key = {server.access_key}\n" in out
+    assert "agent.git_user = bob\n" in out
+    assert "agent.package_manager.extra_index_url.0 = https://u:********@idx.example/simple\n" in out
+    assert "sdk.development.default_output_uri = http://127.0.0.1:8081\n" in out
+    # a second run leaves the non-empty file alone
+    before = conf.read_text()
+    r = run_agent(home, "init", stdin=pasted + answers)
+    assert r.returncode == 0
+    assert "Configuration file already exists" in r.stdout
+    assert conf.read_text() == before
+
+
+def test_init_wizard_refuses_bad_credentials(server, tmp_path):
+    pasted = (f'api {{ api_server: "{server.url}"\n'
+              'credentials { access_key: "NOPE", secret_key: "WRONG" } }\n')
+    r = run_agent(tmp_path, "init", stdin=pasted + "\n\n\n")
+    assert r.returncode == 1
+    assert "could not verify credentials" in r.stderr
+    assert not (tmp_path / "clearml.conf").exists()
 
 
 def test_argument_file(tmp_path):

@@ -12,6 +12,8 @@
 #include <unistd.h>
 
 #include "agent/cli.h"
+#include "agent/cmd_init.h"
+#include "config.h"
 #include "util.h"
 
 struct run {
@@ -548,6 +550,83 @@ test_argument_files(void **state)
 	free(at3);
 }
 
+static void
+check_hosts(const char *given, const char *api, const char *web, const char *files)
+{
+	char *a = NULL, *w = NULL, *f = NULL;
+	assert_int_equal(init_derive_hosts(given, &a, &w, &f), 0);
+	assert_string_equal(a, api);
+	assert_string_equal(w, web);
+	assert_string_equal(f, files);
+	free(a);
+	free(w);
+	free(f);
+}
+
+static void
+test_init_hosts(void **state)
+{
+	(void)state;
+	check_hosts("https://app.clear.ml", "https://api.clear.ml", "https://app.clear.ml",
+	            "https://files.clear.ml");
+	check_hosts("https://api.example.com/", "https://api.example.com", "https://app.example.com",
+	            "https://files.example.com");
+	check_hosts("https://demoapp.demo.clear.ml", "https://demoapi.demo.clear.ml",
+	            "https://demoapp.demo.clear.ml", "https://demofiles.demo.clear.ml");
+	check_hosts("http://10.0.0.5:8008", "http://10.0.0.5:8008", "http://10.0.0.5:8080",
+	            "http://10.0.0.5:8081");
+	check_hosts("http://srv:8080/base", "http://srv:8008/base", "http://srv:8080/base",
+	            "http://srv:8081/base");
+	check_hosts("http://srv", "http://srv:8008", "http://srv:8080", "http://srv:8081");
+	char *a, *w, *f;
+	assert_int_equal(init_derive_hosts("http://srv:9000", &a, &w, &f), -1);
+	assert_int_equal(init_derive_hosts("not a url", &a, &w, &f), -1);
+	assert_null(a);
+}
+
+static void
+test_init_pasted_and_file(void **state)
+{
+	(void)state;
+	struct init_answers a;
+	memset(&a, 0, sizeof a);
+	assert_int_equal(init_parse_pasted("api {\n web_server: https://app.clear.ml\n"
+	                                   " api_server: https://api.clear.ml\n"
+	                                   " credentials {\"access_key\": \"AK\", \"secret_key\": \"S\\\"K\"}\n}\n",
+	                                   &a), 0);
+	assert_string_equal(a.access_key, "AK");
+	assert_string_equal(a.secret_key, "S\"K");
+	assert_string_equal(a.api_host, "https://api.clear.ml");
+	assert_string_equal(a.web_host, "https://app.clear.ml");
+	assert_null(a.files_host);
+	assert_int_equal(init_parse_pasted("api { credentials { access_key: AK } }", &a), -1);
+	assert_int_equal(init_parse_pasted("{{{ not hocon", &a), -1);
+
+	a.files_host = xstrdup("https://files.clear.ml");
+	a.git_user = xstrdup("bob");
+	a.git_pass = xstrdup("p\"w");
+	a.output_uri = xstrdup("s3://b/x");
+	a.extra_index = xcalloc(1, sizeof(char *));
+	a.extra_index[0] = xstrdup("https://idx/simple");
+	a.n_extra_index = 1;
+	char *text = init_build_conf(&a);
+	json_t *root = NULL;
+	char err[256];
+	assert_int_equal(hocon_parse(text, strlen(text), "init", &root, err, sizeof err), 0);
+	assert_string_equal(cfg_str(root, "api.credentials.secret_key", ""), "S\"K");
+	assert_string_equal(cfg_str(root, "api.files_server", ""), "https://files.clear.ml");
+	/* the answers come after the defaults, so they win */
+	assert_string_equal(cfg_str(root, "agent.git_user", ""), "bob");
+	assert_string_equal(cfg_str(root, "agent.git_pass", ""), "p\"w");
+	assert_string_equal(cfg_str(root, "sdk.development.default_output_uri", ""), "s3://b/x");
+	json_t *idx = cfg_get(root, "agent.package_manager.extra_index_url");
+	assert_int_equal(json_array_size(idx), 1);
+	assert_non_null(cfg_get(root, "agent.package_manager.type")); /* defaults written too */
+	json_decref(root);
+	free(text);
+	init_answers_free(&a);
+}
+
 int
 main(void)
 {
@@ -566,6 +645,8 @@ main(void)
 		cmocka_unit_test(test_required_and_unknown),
 		cmocka_unit_test(test_help_and_version),
 		cmocka_unit_test(test_argument_files),
+		cmocka_unit_test(test_init_hosts),
+		cmocka_unit_test(test_init_pasted_and_file),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
