@@ -450,15 +450,8 @@ probe_python(const char *cand_in, struct pyinfo *pi)
 				json_object_set_new(ent, "version", json_string(pi->version));
 				json_object_set_new(ent, "exe", json_string(pi->exe));
 				char *text = json_dumps(all, JSON_COMPACT);
-				char *tmp = xasprintf("%s.%d", g_probe_cache, (int)getpid());
-				FILE *f = text ? fopen(tmp, "we") : NULL;
-				if (f) {
-					int ok = fputs(text, f) >= 0;
-					if (fclose(f) == 0 && ok)
-						(void)rename(tmp, g_probe_cache);
-				}
-				unlink(tmp);
-				free(tmp);
+				if (text)
+					(void)write_file_replace(g_probe_cache, text, strlen(text), 0644);
 				free(text);
 			}
 		}
@@ -1390,15 +1383,8 @@ write_marker(const char *venv, const char *xy, const char *key, const char *entr
 		json_object_set(m, "frozen", (json_t *)(uintptr_t)frozen);
 	char *text = json_dumps(m, JSON_COMPACT);
 	char *path = xasprintf("%s/" MARKER, venv);
-	char *tmp = xasprintf("%s.tmp", path);
-	FILE *f = text ? fopen(tmp, "we") : NULL;
-	if (f) {
-		int ok = fputs(text, f) >= 0;
-		if (fclose(f) == 0 && ok)
-			(void)rename(tmp, path);
-	}
-	unlink(tmp);
-	free(tmp);
+	if (text)
+		(void)write_file_replace(path, text, strlen(text), 0644);
 	free(path);
 	free(text);
 	json_decref(m);

@@ -336,33 +336,6 @@ evict_entry(const char *root, const char *name)
 	free(p);
 }
 
-/* Replace path with data as a new file (tmp + rename, no fsync: a venv is rebuildable, and eight
- * fsyncs cost more than the rest of a restore). */
-static int
-replace_file(const char *path, const void *data, size_t len, mode_t mode)
-{
-	char *tmp = xasprintf("%s.tmp-relocate", path);
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode & 07777);
-	int rc = -1;
-	if (fd >= 0) {
-		const char *p = data;
-		size_t off = 0;
-		while (off < len) {
-			ssize_t w = write(fd, p + off, len - off);
-			if (w < 0 && errno == EINTR)
-				continue;
-			if (w <= 0)
-				break;
-			off += (size_t)w;
-		}
-		if (close(fd) == 0 && off == len && rename(tmp, path) == 0)
-			rc = 0;
-	}
-	if (rc != 0)
-		unlink(tmp);
-	free(tmp);
-	return rc;
-}
 
 /* Rewrite the files in <dest>/bin (and pyvenv.cfg) that mention origin, as new files. */
 static void
@@ -410,7 +383,7 @@ relocate(const char *dest, const char *origin)
 		}
 		(void)buf_puts(&b, p);
 		/* a new file renamed over the link: the cache copy is untouched */
-		if (replace_file(files[i], b.data, b.len, st.st_mode) != 0)
+		if (write_file_replace(files[i], b.data, b.len, st.st_mode) != 0)
 			log_warn("venv cache: could not relocate %s: %s", files[i], strerror(errno));
 		buf_free(&b);
 		free(data);

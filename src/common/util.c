@@ -508,8 +508,8 @@ mkdir_p(const char *path, unsigned mode)
 	return 0;
 }
 
-int
-write_file_atomic(const char *path, const void *data, size_t len, unsigned mode)
+static int
+write_replace(const char *path, const void *data, size_t len, unsigned mode, int sync)
 {
 	char *tmp = xasprintf("%s.tmp.%ld.XXXXXX", path, (long)getpid());
 	int fd = mkostemp(tmp, O_CLOEXEC);
@@ -529,7 +529,7 @@ write_file_atomic(const char *path, const void *data, size_t len, unsigned mode)
 		p += w;
 		left -= (size_t)w;
 	}
-	if (fchmod(fd, mode) < 0 || fsync(fd) < 0)
+	if (fchmod(fd, (mode_t)(mode & 07777)) < 0 || (sync && fsync(fd) < 0))
 		goto fail;
 	if (close(fd) < 0) {
 		fd = -1;
@@ -548,6 +548,18 @@ fail:;
 	free(tmp);
 	errno = saved;
 	return -1;
+}
+
+int
+write_file_atomic(const char *path, const void *data, size_t len, unsigned mode)
+{
+	return write_replace(path, data, len, mode, 1);
+}
+
+int
+write_file_replace(const char *path, const void *data, size_t len, unsigned mode)
+{
+	return write_replace(path, data, len, mode, 0);
 }
 
 char *

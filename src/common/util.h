@@ -92,6 +92,9 @@ void buf_put_expandvars(struct buf *b, const char *s);
 int mkdir_p(const char *path, unsigned mode);
 /* Write a whole file atomically (tmp + fsync + rename) with mode. 0 or -1. */
 int write_file_atomic(const char *path, const void *data, size_t len, unsigned mode);
+/* The same without fsync, for rebuildable files (caches, markers): readers see the old file or
+ * the whole new one, never a part, but a power loss may lose the update. 0 or -1. */
+int write_file_replace(const char *path, const void *data, size_t len, unsigned mode);
 /* Read a whole file up to max bytes; NULL on error or if larger (errno EFBIG). */
 char *read_file(const char *path, size_t max, size_t *len_out);
 

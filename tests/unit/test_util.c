@@ -6,6 +6,7 @@
 #include <cmocka.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "proc.h"
@@ -141,6 +142,15 @@ test_write_read_atomic(void **state)
 	assert_string_equal(s, "data");
 	free(s);
 	assert_null(read_file(path, 2, &n)); /* bigger than the bound */
+	/* the unsynced variant replaces the file whole; a st_mode with type bits gives the mode */
+	assert_int_equal(write_file_replace(path, "other", 5, S_IFREG | 0750), 0);
+	s = read_file(path, 100, &n);
+	assert_string_equal(s, "other");
+	free(s);
+	struct stat st;
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0750);
+	assert_int_equal(write_file_replace("/nonexistent-dir/x", "d", 1, 0600), -1);
 	char *argv[] = {"rm", "-rf", dir, NULL};
 	struct proc_result r;
 	proc_run(argv, NULL, &r);
