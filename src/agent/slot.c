@@ -1016,9 +1016,22 @@ finalize(struct slot *s)
 	printf("DONE: Running task '%s', exit status %d%s\n", s->task_id, code,
 	       s->stop == STOP_STOPPED ? " (user aborted)" : "");
 	fflush(stdout);
+	int unsent = !all_shipped(s);
 	close(s->spool_fd);
 	s->spool_fd = -1;
-	remove_files(s);
+	if (unsent) {
+		/* Never drop log lines: the spool and its state file (with the confirmed offset) stay,
+		 * and the next agent start ships the rest (slot_recover_orphans). */
+		log_warn("task %s: the rest of its log stays in %s for the next agent start", s->task_id,
+		         s->spool_path);
+		char *spool = s->spool_path, *state = s->state_path;
+		s->spool_path = s->state_path = NULL;
+		remove_files(s);
+		s->spool_path = spool;
+		s->state_path = state;
+	} else {
+		remove_files(s);
+	}
 	s->st = SLOT_DONE;
 }
 
