@@ -152,8 +152,12 @@ def test_hostile_fields_run_no_command(tmp_path):
     # refused or fail to install, and nothing runs
     task = literal_task("print('ran anyway')",
                         script_extra={"requirements": {"pip": f"x; touch {marker}\n{evil}\n"}})
-    run = run_runner(tmp_path, task, tag="req", env={"CLEARML_AGENT_SKIP_PYTHON_ENV_INSTALL": "",
-                                                     "PIP_NO_INDEX": "1"})
+    # no pip pin: the venv keeps the bundled pip instead of first asking the (empty) index for one
+    conf = write_conf(tmp_path, agent={"package_manager": {"pip_version": []}}, name="req.conf")
+    run = run_runner(tmp_path, task, tag="req", conf=conf,
+                     env={"CLEARML_AGENT_SKIP_PYTHON_ENV_INSTALL": "", "PIP_NO_INDEX": "1",
+                          "PIP_CONFIG_FILE": "/dev/null", "PIP_RETRIES": "0",
+                          "PIP_DEFAULT_TIMEOUT": "5"})
     assert not marker.exists()
     if run.rc != 0:
         assert run.rc == 86 and run.result["status"] == "failed", run
