@@ -73,11 +73,13 @@ def test_order_fairness_round_robin(server, api, tmp_path):
     assert read_lines(order) == ["a1", "b1", "a2", "b2", "a3"], a.output()
 
 
-def test_three_daemons_sixty_tasks_each_runs_once(server, api, tmp_path):
+def test_three_daemons_thirty_tasks_each_runs_once(server, api, tmp_path):
+    # thirty is enough for the three to race on most claims; the server's own race test hammers
+    # get_next_task harder
     q = create_queue(api, "shared")
     marks = str(tmp_path / "marks.txt")
     ids = []
-    for i in range(60):
+    for i in range(30):
         t = create_script_task(api, marker_script(f"MARK-{i:02d}", marks), name=f"t{i:02d}")
         enqueue(api, t, queue=q)
         ids.append(t)
@@ -91,7 +93,7 @@ def test_three_daemons_sixty_tasks_each_runs_once(server, api, tmp_path):
         for a in agents:
             a.stop()
     lines = read_lines(marks)
-    assert sorted(lines) == [f"MARK-{i:02d}" for i in range(60)]
+    assert sorted(lines) == [f"MARK-{i:02d}" for i in range(30)]
     for i, t in enumerate(ids):
         log = api.task_log_text(t)
         assert len(re.findall(r"task " + t + r" pulled from", log)) == 1, log
