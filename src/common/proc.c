@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +44,30 @@ child_exec(char *const argv[], const struct proc_opts *o, int in_fd, int out_fd,
 	execvp(argv[0], argv);
 	dprintf(2, "cannot run %s: %s\n", argv[0], strerror(errno));
 	_exit(127);
+}
+
+/* write() to the child's stdin. A child that quits without reading it must not kill us with
+ * SIGPIPE (the runner keeps the default disposition, which the task it becomes inherits): block
+ * the signal around the write and swallow the one it raised, leaving the disposition alone. */
+static ssize_t
+write_no_sigpipe(int fd, const void *p, size_t n)
+{
+	sigset_t pipe_set, old, pending;
+	sigemptyset(&pipe_set);
+	sigaddset(&pipe_set, SIGPIPE);
+	sigpending(&pending);
+	int was_pending = sigismember(&pending, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+	ssize_t w = write(fd, p, n);
+	int e = errno;
+	if (w < 0 && e == EPIPE && !was_pending) {
+		struct timespec zero = {0, 0};
+		while (sigtimedwait(&pipe_set, NULL, &zero) < 0 && errno == EINTR)
+			;
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	errno = e;
+	return w;
 }
 
 int
@@ -152,7 +177,8 @@ proc_run(char *const argv[], const struct proc_opts *o, struct proc_result *r)
 			}
 		}
 		if (in_i >= 0 && (pf[in_i].revents & (POLLOUT | POLLERR | POLLHUP))) {
-			ssize_t w = write(in_pipe[1], o->stdin_data + in_off, o->stdin_len - in_off);
+			ssize_t w = write_no_sigpipe(in_pipe[1], o->stdin_data + in_off,
+			                             o->stdin_len - in_off);
 			if (w > 0)
 				in_off += (size_t)w;
 			if (w < 0 && errno != EAGAIN && errno != EINTR)

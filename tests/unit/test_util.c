@@ -1,5 +1,6 @@
 /* Unit tests for util.c and proc.c: bounded buffers, time, booleans, paths, process runs. */
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -87,6 +88,33 @@ test_proc_capture_and_stdin(void **state)
 	proc_result_free(&r);
 }
 
+/* A child that exits without reading its stdin must not kill the caller with SIGPIPE, whatever
+ * the caller's disposition (the runner keeps the default one for the task it becomes). */
+static void
+test_proc_stdin_reader_quits_early(void **state)
+{
+	(void)state;
+	struct sigaction dfl, old;
+	memset(&dfl, 0, sizeof dfl);
+	dfl.sa_handler = SIG_DFL;
+	sigaction(SIGPIPE, &dfl, &old);
+	size_t len = (size_t)4 << 20; /* well past a pipe's buffer */
+	char *data = xmalloc(len);
+	memset(data, 'x', len);
+	char *argv[] = {"true", NULL};
+	struct proc_opts o = {.out_fd = -1, .stdin_data = data, .stdin_len = len};
+	struct proc_result r;
+	assert_int_equal(proc_run(argv, &o, &r), 0);
+	assert_true(r.exited);
+	assert_int_equal(r.exit_code, 0);
+	proc_result_free(&r);
+	sigset_t pending;
+	sigpending(&pending);
+	assert_false(sigismember(&pending, SIGPIPE));
+	free(data);
+	sigaction(SIGPIPE, &old, NULL);
+}
+
 static void
 test_proc_timeout_kills_group(void **state)
 {
@@ -168,6 +196,7 @@ main(void)
 		cmocka_unit_test(test_iso_time_roundtrip),
 		cmocka_unit_test(test_path_expand),
 		cmocka_unit_test(test_proc_capture_and_stdin),
+		cmocka_unit_test(test_proc_stdin_reader_quits_early),
 		cmocka_unit_test(test_proc_timeout_kills_group),
 		cmocka_unit_test(test_proc_missing_program),
 		cmocka_unit_test(test_envv),
