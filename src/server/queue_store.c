@@ -299,12 +299,13 @@ queue_resolve_for_enqueue(sqlite3 *db, const struct identity *who, const char *q
 	return queue_get_default(db, company, out_id, NULL, 0, r);
 }
 
-void
-queue_name_of(sqlite3 *db, const char *queue_id, char *out, size_t outlen)
+/* One text column of a queue into out ("" when the queue is unknown); sql is a constant. */
+static void
+queue_text_col(sqlite3 *db, const char *sql, const char *queue_id, char *out, size_t outlen)
 {
 	if (outlen)
 		out[0] = '\0';
-	sqlite3_stmt *st = sq_prepare(db, "SELECT name FROM queues WHERE id = ?");
+	sqlite3_stmt *st = sq_prepare(db, sql);
 	if (!st)
 		return;
 	sq_bind_text(st, 1, queue_id);
@@ -314,17 +315,15 @@ queue_name_of(sqlite3 *db, const char *queue_id, char *out, size_t outlen)
 }
 
 void
+queue_name_of(sqlite3 *db, const char *queue_id, char *out, size_t outlen)
+{
+	queue_text_col(db, "SELECT name FROM queues WHERE id = ?", queue_id, out, outlen);
+}
+
+void
 queue_company_of(sqlite3 *db, const char *queue_id, char *out, size_t outlen)
 {
-	if (outlen)
-		out[0] = '\0';
-	sqlite3_stmt *st = sq_prepare(db, "SELECT company FROM queues WHERE id = ?");
-	if (!st)
-		return;
-	sq_bind_text(st, 1, queue_id);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		snprintf(out, outlen, "%s", sq_col_text(st, 0));
-	sqlite3_finalize(st);
+	queue_text_col(db, "SELECT company FROM queues WHERE id = ?", queue_id, out, outlen);
 }
 
 json_t *
