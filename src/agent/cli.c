@@ -802,14 +802,20 @@ parse_options(const struct subcmd *sc, const struct flag *flags, char **args, si
 		char nm[96];
 		size_t min, max;
 		flag_nargs(f, &min, &max);
-		/* a flag without values and text attached: "-dO" is "-d -O"; "--x=v" is an error */
-		const struct flag *pending[32];
-		size_t npending = 0;
+		/* a flag without values and text attached: "-dO" is "-d -O"; "--x=v" is an error.
+		 * Flags that store are applied at once (an error later returns 2 anyway); the first
+		 * help/version of the group runs after it, as argparse runs the group's actions. */
+		const struct flag *exit_action = NULL;
 		while (explicit_arg != NULL && max == 0) {
-			if (matched[1] == '-' || explicit_arg[0] == '\0' || npending == ARRAY_LEN(pending))
+			if (matched[1] == '-' || explicit_arg[0] == '\0')
 				return usage_error(err, sc, "argument %s: ignored explicit argument '%s'",
 				                   action_name(f, nm, sizeof nm), explicit_arg);
-			pending[npending++] = f;
+			if (f->kind == K_HELP || f->kind == K_TOP_H || f->kind == K_TOP_HELP || f->kind == K_VERSION) {
+				if (exit_action == NULL)
+					exit_action = f;
+			} else {
+				apply_flag(o, sc, f, NULL, 0, err); /* store_true / count: cannot fail */
+			}
 			char next[3] = {'-', explicit_arg[0], '\0'};
 			const struct flag *nf = NULL;
 			for (const struct flag *g = flags; g->name && nf == NULL; g++)
@@ -838,20 +844,16 @@ parse_options(const struct subcmd *sc, const struct flag *flags, char **args, si
 			vals = args + i;
 			i += nvals;
 		}
-		pending[npending++] = f;
-		for (size_t k = 0; k < npending && rc == 0; k++) {
-			const struct flag *p = pending[k];
-			int last = k + 1 == npending;
-			switch (p->kind) {
-			case K_HELP: print_sub_help(out, sc); rc = 1; break;
-			case K_TOP_H: print_short_help(out); rc = 1; break;
-			case K_TOP_HELP: print_long_help(out); rc = 1; break;
-			case K_VERSION:
-				fprintf(out, "CLEARML-AGENT version %s\n", CLEARML_AGENT_VERSION);
-				rc = 1;
-				break;
-			default: rc = apply_flag(o, sc, p, last ? vals : NULL, last ? nvals : 0, err); break;
-			}
+		const struct flag *act = exit_action ? exit_action : f;
+		switch (act->kind) {
+		case K_HELP: print_sub_help(out, sc); rc = 1; break;
+		case K_TOP_H: print_short_help(out); rc = 1; break;
+		case K_TOP_HELP: print_long_help(out); rc = 1; break;
+		case K_VERSION:
+			fprintf(out, "CLEARML-AGENT version %s\n", CLEARML_AGENT_VERSION);
+			rc = 1;
+			break;
+		default: rc = apply_flag(o, sc, f, vals, nvals, err); break;
 		}
 		free(one);
 		if (rc)

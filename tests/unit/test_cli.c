@@ -252,6 +252,15 @@ test_optimization_count(void **state)
 	assert_int_equal(r.o.detached, 1);
 	run_free(&r);
 
+	/* any number of combined letters (the fuzzer found a fixed bound overflowing here) */
+	char many[64] = "-";
+	memset(many + 1, 'O', 50);
+	PARSE(&r, "daemon", many, "-dOh");
+	assert_int_equal(r.rc, 1); /* the -h of the group prints the help */
+	assert_true(str_starts_with(r.out, "usage: clearml-agent daemon"));
+	assert_int_equal(r.o.optimization, 51);
+	run_free(&r);
+
 	PARSE(&r, "daemon", "-Ox");
 	assert_int_equal(r.rc, 2);
 	assert_non_null(strstr(r.err, "argument -O: ignored explicit argument 'x'"));
