@@ -283,9 +283,12 @@ flag_args(const struct flag *f, char *out, size_t outlen)
 	if (f->choices) {
 		size_t used = 0;
 		mv[used++] = '{';
-		for (const char *const *c = f->choices; *c; c++)
-			used += (size_t)snprintf(mv + used, sizeof mv - used, "%s%s", c == f->choices ? "" : ",", *c);
-		snprintf(mv + used, sizeof mv - used, "}");
+		for (const char *const *c = f->choices; *c && used < sizeof mv; c++) {
+			int w = snprintf(mv + used, sizeof mv - used, "%s%s", c == f->choices ? "" : ",", *c);
+			used = w < 0 ? sizeof mv : used + (size_t)w;
+		}
+		if (used < sizeof mv)
+			snprintf(mv + used, sizeof mv - used, "}");
 	} else {
 		snprintf(mv, sizeof mv, "%s", f->metavar ? f->metavar : "");
 	}
