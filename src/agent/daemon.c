@@ -774,6 +774,8 @@ go_background(struct daemon *d)
 		}
 		pid_t p = fork();
 		if (p < 0) {
+			close(ready[0]);
+			close(ready[1]);
 			close(fd);
 			return -1;
 		}
