@@ -217,7 +217,7 @@ static int
 run(struct task_opts *o)
 {
 	char err[1024];
-	if (task_opts_check(o, err, sizeof err) < 0)
+	if (task_opts_check(o, err, sizeof err) < 0 || task_check_files(o, err, sizeof err) < 0)
 		return fail("%s%s", err, "");
 
 	struct config cfg;

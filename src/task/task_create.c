@@ -98,7 +98,7 @@ task_opts_check(const struct task_opts *o, char *err, size_t errlen)
 	return 0;
 }
 
-/* Index just past line n of text (or the end). */
+/* Index just past the line that starts at pos (or the end). */
 static size_t
 after_line(const char *text, size_t pos)
 {
@@ -106,31 +106,114 @@ after_line(const char *text, size_t pos)
 	return nl ? (size_t)(nl - text) + 1 : strlen(text);
 }
 
+/* PEP 263: a comment on line 1 or 2 that declares the encoding. */
+static int
+is_coding_line(const char *line, size_t len)
+{
+	size_t i = 0;
+	while (i < len && (line[i] == ' ' || line[i] == '\t' || line[i] == '\f'))
+		i++;
+	if (i >= len || line[i] != '#')
+		return 0;
+	for (; i + 7 < len; i++)
+		if (strncmp(line + i, "coding", 6) == 0 && (line[i + 6] == ':' || line[i + 6] == '='))
+			return 1;
+	return 0;
+}
+
+static int
+blank_or_comment(const char *line, size_t len)
+{
+	size_t i = 0;
+	while (i < len && (line[i] == ' ' || line[i] == '\t' || line[i] == '\r' || line[i] == '\f'))
+		i++;
+	return i >= len || line[i] == '\n' || line[i] == '#';
+}
+
+/* If a triple-quoted string starts at pos (after optional string prefixes), the index just past
+ * the line of its closing quotes; else 0. */
+static size_t
+skip_docstring(const char *text, size_t pos)
+{
+	size_t i = pos;
+	while (text[i] == 'r' || text[i] == 'R' || text[i] == 'u' || text[i] == 'U')
+		i++;
+	const char *q = NULL;
+	if (strncmp(text + i, "\"\"\"", 3) == 0)
+		q = "\"\"\"";
+	else if (strncmp(text + i, "'''", 3) == 0)
+		q = "'''";
+	if (q == NULL)
+		return 0;
+	for (const char *p = text + i + 3; *p; p++) {
+		if (*p == '\\' && p[1]) {
+			p++;
+			continue;
+		}
+		if (strncmp(p, q, 3) == 0)
+			return after_line(text, (size_t)(p - text) + 3);
+	}
+	return 0; /* unterminated: leave the file as it is */
+}
+
+/* A `from __future__ import ...` statement at pos: the index just past it (a parenthesised or
+ * backslash-continued import spans lines), else 0. */
+static size_t
+skip_future_import(const char *text, size_t pos)
+{
+	if (!str_starts_with(text + pos, "from __future__"))
+		return 0;
+	size_t end = after_line(text, pos);
+	const char *paren = memchr(text + pos, '(', end - pos);
+	if (paren) {
+		const char *close = strchr(paren, ')');
+		if (close == NULL)
+			return 0;
+		end = after_line(text, (size_t)(close - text));
+	}
+	while (end >= 2 && text[end - 1] == '\n' && text[end - 2] == '\\' && text[end])
+		end = after_line(text, end);
+	return end;
+}
+
 char *
 task_add_init_call(const char *script)
 {
 	if (strstr(script, "Task.init(") != NULL)
 		return xstrdup(script);
-	size_t pos = 0, len = strlen(script);
-	/* shebang and encoding lines stay first */
-	if (str_starts_with(script, "#!"))
-		pos = after_line(script, 0);
-	if (pos < len && str_starts_with(script + pos, "# -*-"))
-		pos = after_line(script, pos);
-	/* `from __future__` imports must stay before any other statement */
-	size_t scan = pos;
+	size_t len = strlen(script), pos = 0;
+	/* a shebang and an encoding declaration (lines 1-2) stay first */
+	for (int line = 0; line < 2 && pos < len; line++) {
+		size_t next = after_line(script, pos);
+		if ((line == 0 && str_starts_with(script, "#!")) || is_coding_line(script + pos, next - pos))
+			pos = next;
+		else
+			break;
+	}
+	/* the module docstring and `from __future__` imports must stay before any other statement */
+	size_t insert = pos, scan = pos;
+	int seen_docstring = 0;
 	while (scan < len) {
 		size_t next = after_line(script, scan);
-		if (str_starts_with(script + scan, "from __future__"))
-			pos = next;
-		scan = next;
+		size_t skip;
+		if (blank_or_comment(script + scan, next - scan)) {
+			scan = next;
+		} else if (!seen_docstring && (skip = skip_docstring(script, scan)) != 0) {
+			seen_docstring = 1;
+			scan = insert = skip;
+		} else if ((skip = skip_future_import(script, scan)) != 0) {
+			scan = insert = skip;
+		} else {
+			break;
+		}
 	}
 	static const char init[] = "try:\n"
 	                           "    from clearml import Task\n"
 	                           "    (__name__ != \"__main__\") or Task.init()\n"
 	                           "except ImportError:  # clearml-task: the SDK is optional under our agent\n"
 	                           "    pass\n";
-	return xasprintf("%.*s%s%s", (int)pos, script, init, script + pos);
+	const char *sep = insert > 0 && script[insert - 1] != '\n' ? "\n" : "";
+	return xasprintf("%.*s%s%s%s", (int)insert, script, sep, init, script + insert);
 }
 
 static char *
@@ -260,6 +343,21 @@ task_collect_local(const struct task_opts *o, struct local_code *c, char *err, s
 		c->working_dir = xstrdup(".");
 		return 0;
 	}
+	return 0;
+}
+
+int
+task_check_files(const struct task_opts *o, char *err, size_t errlen)
+{
+	if (o->requirements == NULL)
+		return 0;
+	size_t n = 0;
+	char *text = read_file(o->requirements, MAX_SCRIPT_BYTES, &n);
+	if (text == NULL) {
+		snprintf(err, errlen, "Could not read requirements file: %s", o->requirements);
+		return -1;
+	}
+	free(text);
 	return 0;
 }
 

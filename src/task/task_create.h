@@ -40,6 +40,9 @@ void local_code_free(struct local_code *c);
 /* Validate the option combination; 0 or -1 with err ("Task name must be provided ..."). */
 int task_opts_check(const struct task_opts *o, char *err, size_t errlen);
 
+/* The files the options name can be read (--requirements). 0 or -1 with err. */
+int task_check_files(const struct task_opts *o, char *err, size_t errlen);
+
 /* The script text with the Task.init() call added (after a shebang, encoding line, docstring
  * and `from __future__` imports), guarded so that a task without the SDK still runs. Caller frees. */
 char *task_add_init_call(const char *script);

@@ -110,3 +110,22 @@ def test_bad_input(server, tmp_path):
     assert r.returncode == 1 and "Could not find queue named 'nosuchq'" in r.stdout
     r = run_task(server, "--project", "proj-x", "--name", "xyz", "--script", str(script), "--task-type", "bogus")
     assert r.returncode == 1 and "Invalid task type" in r.stdout
+
+
+def test_init_call_keeps_the_script_valid_python(server, api, tmp_path):
+    script = tmp_path / "prelude.py"
+    script.write_text("#!/usr/bin/env python3\n# -*- coding: utf-8 -*-\n\"\"\"Module doc.\"\"\"\n"
+                      "from __future__ import (annotations,\n    division)\nimport os\nprint(os.name)\n")
+    r = run_task(server, "--project", "proj-x", "--name", "prelude", "--script", str(script))
+    assert r.returncode == 0, r.stdout + r.stderr
+    diff = api.call("tasks.get_by_id", task=task_id_from(r.stdout))["task"]["script"]["diff"]
+    compile(diff, "prelude.py", "exec")  # raises SyntaxError if the insertion broke it
+    assert diff.index("division)") < diff.index("Task.init()") < diff.index("import os")
+
+
+def test_unreadable_requirements_file_is_an_error(server, tmp_path):
+    script = tmp_path / "s.py"
+    script.write_text("print(1)\n")
+    r = run_task(server, "--project", "proj-x", "--name", "xyz", "--script", str(script),
+                 "--requirements", str(tmp_path / "nope.txt"))
+    assert r.returncode == 1 and "Could not read requirements file" in r.stdout

@@ -134,6 +134,43 @@ test_init_call_insertion(void **state)
 	free(s);
 }
 
+/* Where the guarded Task.init() lands: after the shebang, a PEP 263 coding line (any spelling),
+ * the module docstring and every `from __future__` import, including multi-line ones; never inside
+ * a string. */
+static void
+test_init_call_prelude(void **state)
+{
+	(void)state;
+	const char *src = "#!/usr/bin/env python3\n"
+	                  "# vim: set fileencoding=latin-1 :\n"
+	                  "'''Doc string.\n\nfrom __future__ import x  (inside the docstring)\n'''\n"
+	                  "# a comment\n"
+	                  "from __future__ import (annotations,\n"
+	                  "    division)\n"
+	                  "from __future__ import \\\n"
+	                  "    print_function\n"
+	                  "import os\n"
+	                  "s = '''\nfrom __future__ import y\n'''\n";
+	char *out = task_add_init_call(src);
+	const char *init = strstr(out, "try:\n    from clearml import Task");
+	assert_non_null(init);
+	assert_true(str_starts_with(out, "#!/usr/bin/env python3\n# vim: set fileencoding=latin-1 :\n'''Doc"));
+	assert_true(strstr(out, "    division)\n") < init);
+	assert_true(strstr(out, "    print_function\n") < init);
+	assert_true(init < strstr(out, "import os\n"));
+	assert_int_equal(strstr(init + 1, "try:\n    from clearml") == NULL, 1); /* exactly once */
+	free(out);
+
+	/* a script that is only a docstring without a trailing newline */
+	out = task_add_init_call("\"\"\"doc\"\"\"");
+	assert_true(str_starts_with(out, "\"\"\"doc\"\"\"\ntry:\n"));
+	free(out);
+	/* an unterminated docstring: inserted at the top, the file is broken anyway */
+	out = task_add_init_call("'''never closed\nimport os\n");
+	assert_true(str_starts_with(out, "try:\n"));
+	free(out);
+}
+
 static void
 test_create_body_literal_script(void **state)
 {
@@ -291,6 +328,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_check_combinations),
 		cmocka_unit_test(test_init_call_insertion),
+		cmocka_unit_test(test_init_call_prelude),
 		cmocka_unit_test(test_create_body_literal_script),
 		cmocka_unit_test(test_create_body_repo_docker_requirements),
 		cmocka_unit_test(test_container_from_partial_flags),
