@@ -641,6 +641,8 @@ report_requirements(struct slot *s, json_t *reqs)
 		log_warn("task %s: could not store the frozen requirements: %s", s->task_id, e.msg);
 }
 
+static void poll_abort(struct slot *s);
+
 static void
 check_result(struct slot *s)
 {
@@ -672,7 +674,11 @@ check_result(struct slot *s)
 			if (task_call(s, "tasks.edit", "2.5", req, POLL_DEADLINE_MS, NULL, &e) < 0)
 				log_warn("task %s: could not store the commit: %s", s->task_id, e.msg);
 		}
-		mark_started(s, NULL, "worker starting task execution");
+		/* An abort that arrived during the set-up lives only in status_message ("stopping");
+		 * tasks.started would overwrite it, so look first (upstream loses such a stop). */
+		poll_abort(s);
+		if (s->st == SLOT_RUNNING)
+			mark_started(s, NULL, "worker starting task execution");
 	} else if (status && strcmp(status, "failed") == 0) {
 		s->setup_failed = 1;
 		const char *why = json_string_value(json_object_get(r, "status_reason"));

@@ -161,3 +161,30 @@ def test_task_deleted_while_running(server, api, tmp_path):
         assert "Process terminated, task was not found" in a.output()
     finally:
         a.stop()
+
+
+def test_stop_during_environment_setup_is_not_lost(server, api, tmp_path):
+    """A tasks.stop that arrives while the runner is still building the environment lives only in
+    status_message ("stopping"); the agent's "worker starting task execution" update must not
+    overwrite it (upstream loses such a stop). The regular abort poll is made rare here, so only
+    the look the agent takes right before that update can catch the stop."""
+    slow_setup = tmp_path / "slow-setup.sh"
+    slow_setup.write_text("#!/bin/sh\nsleep 3\n")  # no output file: the standard flow follows
+    slow_setup.chmod(0o755)
+    q = create_queue(api, "setup-stop")
+    t = create_script_task(api, "import time\nprint('body ran', flush=True)\ntime.sleep(60)\n",
+                           name="stopped in setup")
+    enqueue(api, t, queue=q)
+    env = supervisor_env(tmp_path, {"CLEARML_AGENT__AGENT__ABORT_POLL_INTERVAL_SEC": "120",
+                                    "CLEARML_AGENT_CUSTOM_BUILD_SCRIPT": str(slow_setup)})
+    a = AgentProcess(server, tmp_path, ["--polling-interval", FAST_POLL, "--queue", "setup-stop"],
+                     env=env)
+    try:
+        wait_status(api, t, {"in_progress"}, timeout=60)
+        api.call("tasks.stop", task=t)
+        assert task(api, t)["status_message"] == "stopping"  # a live worker runs it
+        final = wait_status(api, t, {"stopped", "completed", "failed"}, timeout=50)
+        assert final["status"] == "stopped", (final, a.output()[-3000:])
+        assert final.get("status_reason") == "task was stopped by tasks.stop"
+    finally:
+        a.stop()
