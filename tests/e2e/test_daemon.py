@@ -6,27 +6,10 @@ import re
 import signal
 import time
 
-import pytest
-
 from agent_helper import (AgentProcess, FAST_POLL, create_queue, create_script_task, enqueue,
-                          fast_env as _fast_env, marker_script, read_lines, run_agent, task, wait_status,
-                          workers)
+                          daemon_env as fast_env, fast_daemon as daemon, marker_script, read_lines,
+                          run_agent, task, wait_status, workers)
 from conftest import ServerLite, wait_for
-
-
-
-def fast_env(tmp_path, extra=None):
-    """Fast isolated agent env; tasks run on the agent's python (these tests are about the
-    daemon, not about building environments)."""
-    env = {"CLEARML_AGENT_SKIP_PYTHON_ENV_INSTALL": "1",
-           # worker ids must not depend on the host's GPU variables (GPU hosts set them)
-           "NVIDIA_VISIBLE_DEVICES": "", "CUDA_VISIBLE_DEVICES": ""}
-    env.update(extra or {})
-    return _fast_env(tmp_path, env)
-
-def daemon(server, tmp_path, args, name="agent", env=None):
-    return AgentProcess(server, tmp_path, ["--polling-interval", FAST_POLL] + list(args),
-                        env=fast_env(tmp_path, env), name=name)
 
 
 def test_priority_order_across_two_queues(server, api, tmp_path):
@@ -189,9 +172,12 @@ def test_worker_registered_with_task_while_running(server, api, tmp_path):
                               and (w.get("task") or {}).get("id") == t],
                      timeout=60, what="worker reporting the task")[0]
         assert task(api, t)["status"] == "in_progress"
-        # stop once the task itself runs (a stop that lands while the environment is being set
-        # up is overwritten by the "worker starting task execution" update, as upstream)
+        # stop once the task itself runs and the agent has said so (a stop that lands before the
+        # "worker starting task execution" update is overwritten by it, as upstream; the task's
+        # pid file alone can appear before the agent has read the runner's result)
         wait_for(lambda: os.path.exists(pidf), timeout=60, what="task running")
+        wait_for(lambda: task(api, t).get("status_reason") == "worker starting task execution",
+                 timeout=60, what="the agent reporting the task started")
         api.call("tasks.stop", task=t)
         assert wait_status(api, t, timeout=60)["status"] == "stopped"
     finally:
