@@ -208,3 +208,19 @@ def supervisor_env(tmp_path, extra=None):
            "CLEARML_AGENT__AGENT__KILL_GRACE_SEC": "2"}
     env.update(extra or {})
     return fast_env(tmp_path, env)
+
+
+def daemon_env(tmp_path, extra=None):
+    """fast_env for tests about the daemon and execute, not about building environments: tasks
+    run on the agent's python, and worker ids do not depend on the host's GPU variables (GPU
+    hosts set them)."""
+    env = {"CLEARML_AGENT_SKIP_PYTHON_ENV_INSTALL": "1",
+           "NVIDIA_VISIBLE_DEVICES": "", "CUDA_VISIBLE_DEVICES": ""}
+    env.update(extra or {})
+    return fast_env(tmp_path, env)
+
+
+def fast_daemon(server, tmp_path, args, name="agent", env=None):
+    """A daemon polling fast with daemon_env."""
+    return AgentProcess(server, tmp_path, ["--polling-interval", FAST_POLL] + list(args),
+                        env=daemon_env(tmp_path, env), name=name)

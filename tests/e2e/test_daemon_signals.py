@@ -5,27 +5,11 @@ import os
 import re
 import signal
 import subprocess
-import time
 
-from agent_helper import (AgentProcess, FAST_POLL, agent_env, create_queue, create_script_task,
-                          enqueue, fast_env as _fast_env, marker_script, pid_alive, run_agent, task,
-                          wait_gone, wait_status, workers)
+from agent_helper import (FAST_POLL, agent_env, create_queue, create_script_task, enqueue,
+                          daemon_env as fast_env, fast_daemon as daemon, marker_script, pid_alive,
+                          run_agent, task, wait_gone, workers)
 from conftest import binary, wait_for
-
-
-
-def fast_env(tmp_path, extra=None):
-    """Fast isolated agent env; tasks run on the agent's python (these tests are about the
-    daemon, not about building environments)."""
-    env = {"CLEARML_AGENT_SKIP_PYTHON_ENV_INSTALL": "1",
-           # worker ids must not depend on the host's GPU variables (GPU hosts set them)
-           "NVIDIA_VISIBLE_DEVICES": "", "CUDA_VISIBLE_DEVICES": ""}
-    env.update(extra or {})
-    return _fast_env(tmp_path, env)
-
-def daemon(server, tmp_path, args, name="agent", env=None):
-    return AgentProcess(server, tmp_path, ["--polling-interval", FAST_POLL] + list(args),
-                        env=fast_env(tmp_path, env), name=name)
 
 
 def wait_pid_file(path, timeout=60):

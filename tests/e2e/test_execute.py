@@ -2,21 +2,10 @@
 by task name, --clone, --require-queue, and --disable-monitoring where the process becomes the
 task and its exit code is ours."""
 import os
-import re
 
-from agent_helper import (create_queue, create_script_task, enqueue, fast_env as _fast_env, marker_script,
-                          run_agent, task)
+from agent_helper import (create_queue, create_script_task, daemon_env as fast_env, enqueue,
+                          marker_script, run_agent, task)
 
-
-
-def fast_env(tmp_path, extra=None):
-    """Fast isolated agent env; tasks run on the agent's python (these tests are about the
-    daemon, not about building environments)."""
-    env = {"CLEARML_AGENT_SKIP_PYTHON_ENV_INSTALL": "1",
-           # worker ids must not depend on the host's GPU variables (GPU hosts set them)
-           "NVIDIA_VISIBLE_DEVICES": "", "CUDA_VISIBLE_DEVICES": ""}
-    env.update(extra or {})
-    return _fast_env(tmp_path, env)
 
 def execute(server, tmp_path, args, env=None, timeout=120):
     return run_agent(server, tmp_path, ["execute"] + list(args), env=fast_env(tmp_path, env),
@@ -37,7 +26,6 @@ def test_execute_foreground(server, api, tmp_path):
 
 def test_execute_full_monitoring(server, api, tmp_path):
     import subprocess
-    import time
     from agent_helper import agent_env, workers
     from conftest import binary, wait_for
     pidf = str(tmp_path / "pid")
