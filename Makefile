@@ -103,6 +103,7 @@ e2e: all
 	CLEARML_BUILD_DIR=$(abspath $(BUILD)) $(PYTHON_TEST) -m pytest -q tests/e2e $(PYTEST_ARGS)
 
 test: deps
+	@scripts/check-banned.sh
 	@$(MAKE) --no-print-directory all $(UNIT_BINS) $(FAKE_NVML)
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory e2e
