@@ -20,7 +20,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "e2e"))
 
 from agent_helper import (AgentProcess, FAST_POLL, create_queue, create_script_task,  # noqa: E402
-                          enqueue, read_pids, supervisor_env, wait_gone, wait_status)
+                          enqueue, read_pids, supervisor_env, task, wait_gone, wait_status)
 from conftest import ServerLite, wait_for  # noqa: E402
 
 LINES = int(os.environ.get("BENCH_LOG_LINES", "1000000"))
@@ -133,6 +133,11 @@ def bench_abort(server, api, tmp, stubborn):
         t = create_script_task(api, STUBBORN.format(pids=pids_file, stubborn=stubborn), name=name)
         enqueue(api, t, queue=q)
         wait_for(lambda: len(read_pids(pids_file)) >= 2, timeout=120, what="task pids")
+        # Measure a stop of a running task, not the known race of a stop that lands within
+        # milliseconds of the agent's "worker starting task execution" update (which overwrites
+        # the server's "stopping" message; see the closing notes).
+        wait_for(lambda: task(api, t).get("status_reason") == "worker starting task execution",
+                 timeout=60, what="the agent's start update")
         pids = read_pids(pids_file)
         t0 = time.time()
         api.call("tasks.stop", task=t)
