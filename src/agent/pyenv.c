@@ -946,6 +946,26 @@ create_venv(struct pip_ctx *c, int need_pip, char *err, size_t errlen)
 	return 0;
 }
 
+/* Install the requirements of one class (priority or post) one by one, in order; a failure of
+ * the optional variant is only reported. 0 or -1 with err. */
+static int
+install_one_by_one(struct pip_ctx *c, struct task_reqs *tr, int cls, int optional_cls,
+                   const char *label, char *err, size_t errlen)
+{
+	const struct req_list *l = &tr->list;
+	for (size_t i = 0; i < l->n; i++) {
+		const struct req *r = &l->v[i];
+		if ((int)r->cls != cls && (int)r->cls != optional_cls)
+			continue;
+		if (pip_install_one(c, r, tr->base_dir, 0, err, errlen) != 0) {
+			if ((int)r->cls != optional_cls)
+				return -1;
+			say("Optional %s package %s failed to install; continuing", label, r->line);
+		}
+	}
+	return 0;
+}
+
 /* Install the classified requirements into the venv. 0 or -1 with err. */
 static int
 install_requirements(struct pip_ctx *c, struct task_reqs *tr, int only_external, char *err,
@@ -953,18 +973,8 @@ install_requirements(struct pip_ctx *c, struct task_reqs *tr, int only_external,
 {
 	struct req_list *l = &tr->list;
 	if (!only_external) {
-		for (size_t i = 0; i < l->n; i++) {
-			const struct req *r = &l->v[i];
-			if (r->cls != RC_PRIORITY && r->cls != RC_PRIORITY_OPTIONAL)
-				continue;
-			if (pip_install_one(c, r, tr->base_dir, 0, err, errlen) != 0) {
-				if (r->cls == RC_PRIORITY_OPTIONAL) {
-					say("Optional priority package %s failed to install; continuing", r->line);
-					continue;
-				}
-				return -1;
-			}
-		}
+		if (install_one_by_one(c, tr, RC_PRIORITY, RC_PRIORITY_OPTIONAL, "priority", err, errlen) != 0)
+			return -1;
 		char *text = req_render_main(l);
 		if (*text) {
 			char *file = xasprintf("%s/.clearml-requirements.txt", c->rq->build_dir);
@@ -984,18 +994,8 @@ install_requirements(struct pip_ctx *c, struct task_reqs *tr, int only_external,
 			}
 		}
 		free(text);
-		for (size_t i = 0; i < l->n; i++) {
-			const struct req *r = &l->v[i];
-			if (r->cls != RC_POST && r->cls != RC_POST_OPTIONAL)
-				continue;
-			if (pip_install_one(c, r, tr->base_dir, 0, err, errlen) != 0) {
-				if (r->cls == RC_POST_OPTIONAL) {
-					say("Optional post package %s failed to install; continuing", r->line);
-					continue;
-				}
-				return -1;
-			}
-		}
+		if (install_one_by_one(c, tr, RC_POST, RC_POST_OPTIONAL, "post", err, errlen) != 0)
+			return -1;
 	}
 	for (size_t i = 0; i < l->n; i++) {
 		const struct req *r = &l->v[i];
