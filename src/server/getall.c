@@ -9,6 +9,7 @@
  */
 #include <ctype.h>
 #include <regex.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -844,4 +845,20 @@ getall_query(const json_t *docs, const json_t *body, const struct getall_spec *s
 	json_decref(obarr);
 	*out = res;
 	return 0;
+}
+
+void
+getall_reply(struct req *q, struct reply *r, const json_t *docs, const struct getall_spec *spec,
+             const char *list_key)
+{
+	json_t *out = NULL;
+	char *scroll = NULL;
+	if (getall_query(docs, q->body, spec, r, &out, &scroll) != 0)
+		return;
+	json_t *data = json_object();
+	json_object_set_new(data, list_key, out);
+	if (scroll)
+		json_object_set_new(data, "scroll_id", json_string(scroll));
+	free(scroll);
+	reply_data(r, data);
 }

@@ -34,6 +34,10 @@ int getall_check(const json_t *body, struct reply *r);
  * NULL. 0, or -1 with r filled. */
 int getall_query(const json_t *docs, const json_t *body, const struct getall_spec *spec,
                  struct reply *r, json_t **out, char **scroll_id);
+/* getall_query over docs, then the reply {<list_key>: [...], scroll_id?} — the tail every
+ * *.get_all handler shares. docs is not stolen. */
+void getall_reply(struct req *q, struct reply *r, const json_t *docs, const struct getall_spec *spec,
+                  const char *list_key);
 /* 1 when doc passes the filters of body (no paging); -1 with r filled on a bad filter. */
 int getall_match(const json_t *doc, const json_t *body, const struct getall_spec *spec,
                  struct reply *r);

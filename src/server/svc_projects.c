@@ -251,17 +251,8 @@ projects_get_all(struct req *q, struct reply *r)
 			json_decref(d);
 	}
 	db_stmt_done(st);
-	json_t *out;
-	char *scroll = NULL;
-	int rc = getall_query(docs, q->body, &project_spec, r, &out, &scroll);
+	getall_reply(q, r, docs, &project_spec, "projects");
 	json_decref(docs);
-	if (rc != 0)
-		return;
-	json_t *d = json_pack("{s:o}", "projects", out);
-	if (scroll)
-		json_object_set_new(d, "scroll_id", json_string(scroll));
-	free(scroll);
-	reply_data(r, d);
 }
 
 static void

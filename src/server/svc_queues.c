@@ -145,15 +145,7 @@ get_all_impl(struct req *q, struct reply *r, int ex)
 		json_array_append_new(docs, qq);
 	}
 	json_decref(ids);
-	json_t *out = NULL;
-	char *scroll = NULL;
-	if (getall_query(docs, q->body, &queue_getall_spec, r, &out, &scroll) == 0) {
-		json_t *data = json_pack("{s:o}", "queues", out);
-		if (scroll)
-			json_object_set_new(data, "scroll_id", json_string(scroll));
-		reply_data(r, data);
-	}
-	free(scroll);
+	getall_reply(q, r, docs, &queue_getall_spec, "queues");
 	json_decref(docs);
 }
 

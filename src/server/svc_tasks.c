@@ -864,17 +864,8 @@ tasks_get_all_in(struct req *q, struct reply *r)
 	free(list);
 	json_decref(ids);
 	json_decref(projects);
-	json_t *out;
-	char *scroll = NULL;
-	int rc = getall_query(docs, q->body, &task_spec, r, &out, &scroll);
+	getall_reply(q, r, docs, &task_spec, "tasks");
 	json_decref(docs);
-	if (rc != 0)
-		return;
-	json_t *d = json_pack("{s:o}", "tasks", out);
-	if (scroll)
-		json_object_set_new(d, "scroll_id", json_string(scroll));
-	free(scroll);
-	reply_data(r, d);
 }
 
 /* tasks.get_by_id_ex: `id` checked with required_fields (400/11), then the get_all query. */
