@@ -707,3 +707,21 @@ def test_get_all_include_subprojects(api):
     assert ids(project=[top]) == [t[top]]
     assert ids(project=[top], include_subprojects=True) == sorted([t[top], t[mid], t[low]])
     assert ids(project=[mid], include_subprojects=True) == sorted([t[mid], t[low]])
+
+
+def test_get_all_scrolls_through_every_task_once(api):
+    """tasks.get_all with size + scroll_id pages through all matches in order, each exactly once,
+    and the reply carries the scroll_id to continue with."""
+    ids = [api.call("tasks.create", name=f"scroll {i}", type="training")["id"] for i in range(5)]
+    seen, scroll = [], None
+    for _ in range(5):
+        body = {"size": 2, "order_by": ["created"], "only_fields": ["id"], "id": ids}
+        if scroll:
+            body["scroll_id"] = scroll
+        r = api.call("tasks.get_all", **body)
+        assert "scroll_id" in r
+        scroll = r["scroll_id"]
+        if not r["tasks"]:
+            break
+        seen += [t["id"] for t in r["tasks"]]
+    assert seen == ids
