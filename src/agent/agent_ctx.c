@@ -111,19 +111,6 @@ agent_sleep_ms(int64_t ms, volatile sig_atomic_t *cancel)
 	}
 }
 
-char *
-agent_re_escape(const char *s)
-{
-	struct buf b;
-	buf_init(&b, strlen(s) * 2 + 1);
-	for (; *s; s++) {
-		if (strchr("()[]{}?*+-|^$\\.&~# \t\n\r\v\f", *s))
-			buf_append(&b, "\\", 1);
-		buf_append(&b, s, 1);
-	}
-	return buf_steal(&b);
-}
-
 int
 agent_looks_like_id(const char *s)
 {

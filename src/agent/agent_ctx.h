@@ -52,8 +52,6 @@ int agent_parse_signal(const json_t *v, int dflt);
 /* Sleep up to ms, waking early when *cancel becomes non-zero (checked every 100 ms). */
 void agent_sleep_ms(int64_t ms, volatile sig_atomic_t *cancel);
 
-/* Regex-escape the way Python's re.escape does (3.7+). Caller frees. */
-char *agent_re_escape(const char *s);
 /* 1 when s looks like an id (^[-a-f0-9]{30,}$). */
 int agent_looks_like_id(const char *s);
 

@@ -175,7 +175,7 @@ static int
 queue_lookup(struct daemon *d, const char *name, char **id_out, char **name_out)
 {
 	/* (?i): the server's pattern match is case-sensitive; we want every case variant back */
-	char *esc = agent_re_escape(name);
+	char *esc = re_escape(name);
 	char *rx = xasprintf("(?i)%s", esc);
 	free(esc);
 	json_t *req = json_pack("{s:s,s:[s,s],s:b}", "name", rx, "only_fields", "name", "id",

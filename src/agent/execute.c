@@ -142,7 +142,7 @@ resolve_task_id(struct agent_ctx *ctx, const char *arg)
 {
 	if (agent_looks_like_id(arg))
 		return xstrdup(arg);
-	char *esc = agent_re_escape(arg);
+	char *esc = re_escape(arg);
 	char *pattern = xasprintf("^%s$", esc);
 	struct api_error e;
 	json_t *tasks = tasks_by_name(ctx, pattern, &e);

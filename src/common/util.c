@@ -426,6 +426,19 @@ parse_long(const char *s, long long min, long long max, long long *out)
 	return 0;
 }
 
+char *
+re_escape(const char *s)
+{
+	struct buf b;
+	buf_init(&b, strlen(s) * 2 + 1);
+	for (; *s; s++) {
+		if (strchr("()[]{}?*+-|^$\\.&~# \t\n\r\v\f", *s))
+			buf_append(&b, "\\", 1);
+		buf_append(&b, s, 1);
+	}
+	return buf_steal(&b);
+}
+
 /* ---- paths and files ---- */
 
 static const char *

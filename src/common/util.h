@@ -84,6 +84,10 @@ const char *env_get(const char *name);
 /* Strict integer parse: whole string, range-checked. 0 ok, -1 error. */
 int parse_long(const char *s, long long min, long long max, long long *out);
 
+/* Escape s the way Python's re.escape does (3.7+), for names sent as server-side patterns.
+ * Caller frees. */
+char *re_escape(const char *s);
+
 /* Paths: expand a leading ~ and $VAR / ${VAR} (unknown variables left as is). Caller frees. */
 char *path_expand(const char *p);
 /* Append s with $VAR / ${VAR} replaced as os.path.expandvars does (unknown ones left as is). */

@@ -149,20 +149,14 @@ fail(const char *fmt, const char *a, const char *b)
 	return 1;
 }
 
-/* ^name$ with regex metacharacters escaped (names are matched as patterns by the server). */
+/* ^name$ with the name escaped as the SDK does (names are matched as patterns by the server). */
 static char *
 anchored(const char *name)
 {
-	struct buf b;
-	buf_init(&b, 4096);
-	buf_puts(&b, "^");
-	for (const char *p = name; *p; p++) {
-		if (strchr("\\.^$|?*+()[]{}", *p))
-			buf_puts(&b, "\\");
-		buf_append(&b, p, 1);
-	}
-	buf_puts(&b, "$");
-	return buf_steal(&b);
+	char *esc = re_escape(name);
+	char *p = xasprintf("^%s$", esc);
+	free(esc);
+	return p;
 }
 
 static int

@@ -129,3 +129,16 @@ def test_unreadable_requirements_file_is_an_error(server, tmp_path):
     r = run_task(server, "--project", "proj-x", "--name", "xyz", "--script", str(script),
                  "--requirements", str(tmp_path / "nope.txt"))
     assert r.returncode == 1 and "Could not read requirements file" in r.stdout
+
+
+def test_project_names_with_regex_characters_are_matched_exactly(server, api, tmp_path):
+    script = tmp_path / "s.py"
+    script.write_text("print(1)\n")
+    projects = []
+    for name in ("exp (v1)+a.b", "exp (v1)+a.b", "expXv1"):
+        r = run_task(server, "--project", name, "--name", "regex names", "--script", str(script),
+                     "--skip-task-init")
+        assert r.returncode == 0, r.stdout + r.stderr
+        projects.append(api.call("tasks.get_by_id", task=task_id_from(r.stdout))["task"]["project"])
+    assert projects[0] == projects[1] != projects[2]
+    assert api.call("projects.get_by_id", project=projects[0])["project"]["name"] == "exp (v1)+a.b"

@@ -16,13 +16,13 @@ static void
 test_re_escape(void **state)
 {
 	(void)state;
-	char *s = agent_re_escape("my.queue (1)+x_y");
+	char *s = re_escape("my.queue (1)+x_y");
 	assert_string_equal(s, "my\\.queue\\ \\(1\\)\\+x_y");
 	free(s);
-	s = agent_re_escape("a-b$^|&~#");
+	s = re_escape("a-b$^|&~#");
 	assert_string_equal(s, "a\\-b\\$\\^\\|\\&\\~\\#");
 	free(s);
-	s = agent_re_escape("");
+	s = re_escape("");
 	assert_string_equal(s, "");
 	free(s);
 }
