@@ -6,9 +6,12 @@
 #   make install PREFIX=/usr/local
 #   make fuzz            run the fuzz targets for a bounded time (clang + libFuzzer)
 #
-# Sources are found by directory: src/common/*.c go into every program; src/agent, src/server and
-# src/task each hold one program whose main() lives in main.c. Unit tests link the program
-# libraries (everything but main.c), so any module can be tested without a process.
+# Sources are found by directory, one folder per program role: src/common/*.c go into every
+# program; clearml-agent is src/agent (command line, main()) + src/supervisor (daemon, execute,
+# slots, log shipping, abort: the one role that talks to the server) + src/runner (builds a task's
+# environment and becomes the task; no API, no credentials); src/server is clearml-server-lite and
+# src/task clearml-task, each with its main() in main.c. Unit tests link the program libraries
+# (everything but main.c), so any module can be tested without a process.
 
 CC       ?= cc
 PREFIX   ?= /usr/local
@@ -38,7 +41,8 @@ LIBS_SERVER = $(LIBS_COMMON) -lmicrohttpd -lsqlite3
 LIBS_TEST   = -lcmocka $(LIBS_SERVER) -ldl
 
 COMMON_SRC = $(wildcard src/common/*.c)
-AGENT_SRC  = $(filter-out src/agent/main.c,$(wildcard src/agent/*.c))
+AGENT_SRC  = $(filter-out src/agent/main.c,$(wildcard src/agent/*.c)) $(wildcard src/supervisor/*.c) \
+             $(wildcard src/runner/*.c)
 SERVER_SRC = $(filter-out src/server/main.c,$(wildcard src/server/*.c))
 TASK_SRC   = $(filter-out src/task/main.c,$(wildcard src/task/*.c))
 UNIT_SRC   = $(wildcard tests/unit/test_*.c)

@@ -2,12 +2,12 @@
  * URL / local / option lines), classification, the main-file rendering, the cache key, PEP 440
  * specifiers, PEP 508 markers, shlex splitting and tool error lines. Nothing may crash, leak or
  * read out of bounds whatever the bytes. */
-// fuzz-sources: src/agent/requirements.c
+// fuzz-sources: src/runner/requirements.c
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/requirements.h"
+#include "runner/requirements.h"
 #include "util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

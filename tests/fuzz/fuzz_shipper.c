@@ -2,13 +2,13 @@
  * be valid JSON (what the server parses), every event within the bounds, offsets must only move
  * forward and cover the whole input once flushed, and the decoded text must equal what the
  * shipper is documented to keep when no \r or reset-colour rule applies. */
-// fuzz-sources: src/agent/shipper.c
+// fuzz-sources: src/supervisor/shipper.c
 #include <jansson.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/shipper.h"
+#include "supervisor/shipper.h"
 #include "util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -2,15 +2,15 @@
  * requirement-line rewriting, shlex split, path containment, diff-vs-literal detection and the
  * Task.init patch. Invariants: no crash, a contained path never climbs out, masking removes the
  * secret, the URL handed to git never carries a password. */
-// fuzz-sources: src/agent/gitcred.c src/agent/task_env.c src/agent/vcs.c
+// fuzz-sources: src/runner/gitcred.c src/runner/task_env.c src/runner/vcs.c
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#include "agent/gitcred.h"
-#include "agent/task_env.h"
-#include "agent/vcs.h"
+#include "runner/gitcred.h"
+#include "runner/task_env.h"
+#include "runner/vcs.h"
 #include "util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "agent/abort.h"
+#include "supervisor/abort.h"
 
 static void
 test_table(void **state)

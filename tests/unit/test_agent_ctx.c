@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/agent_ctx.h"
+#include "supervisor/agent_ctx.h"
 #include "util.h"
 
 static void

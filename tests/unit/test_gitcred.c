@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "agent/gitcred.h"
+#include "runner/gitcred.h"
 #include "proc.h"
 #include "util.h"
 

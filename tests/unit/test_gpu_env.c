@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/gpu_env.h"
+#include "supervisor/gpu_env.h"
 #include "proc.h"
 #include "util.h"
 

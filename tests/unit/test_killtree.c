@@ -16,7 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "agent/killtree.h"
+#include "supervisor/killtree.h"
 #include "util.h"
 
 /* A stubborn task: ignores SIGTERM, keeps a child in its group, and double-forks one out of its

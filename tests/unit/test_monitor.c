@@ -14,8 +14,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "agent/monitor.h"
-#include "agent/monitor_parse.h"
+#include "supervisor/monitor.h"
+#include "supervisor/monitor_parse.h"
 #include "util.h"
 
 static char fake_nvml[PATH_MAX];

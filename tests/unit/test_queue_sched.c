@@ -6,7 +6,7 @@
 #include <cmocka.h>
 #include <string.h>
 
-#include "agent/queue_sched.h"
+#include "supervisor/queue_sched.h"
 
 /* Simulate polling: queue contents as counts; returns the order tasks are taken, 'S' for a sleep,
  * until `steps` questions were asked or everything is empty and a sleep happened. */

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/requirements.h"
+#include "runner/requirements.h"
 #include "util.h"
 
 static void

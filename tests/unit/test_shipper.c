@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/shipper.h"
+#include "supervisor/shipper.h"
 #include "util.h"
 
 struct parsed {

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/task_env.h"
+#include "runner/task_env.h"
 #include "proc.h"
 #include "util.h"
 

@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "agent/vcs.h"
+#include "runner/vcs.h"
 #include "proc.h"
 #include "util.h"
 

@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "agent/venv_cache.h"
+#include "runner/venv_cache.h"
 #include "util.h"
 
 static char *g_dir;

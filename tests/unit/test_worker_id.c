@@ -13,7 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "agent/worker_id.h"
+#include "supervisor/worker_id.h"
 #include "util.h"
 
 static void

@@ -14,7 +14,7 @@
  * helper (gitcred.c) answers from the git process's environment. We never touch the user's
  * global git config (upstream runs `git config --global safe.directory '*'`, §12 item 18).
  */
-#include "agent/vcs.h"
+#include "runner/vcs.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -28,7 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "agent/gitcred.h"
+#include "runner/gitcred.h"
 #include "config.h"
 #include "proc.h"
 #include "util.h"

@@ -4,14 +4,14 @@
  * Pure functions (the environment ones read environ only through the envv they are given, except
  * expand_env_vars which reads the process environment like os.path.expandvars).
  */
-#include "agent/task_env.h"
+#include "runner/task_env.h"
 
 #include <ctype.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/gitcred.h"
+#include "runner/gitcred.h"
 #include "util.h"
 
 /* ---- argvec ---- */

@@ -4,7 +4,7 @@
  * colons interchangeable, stored with colons), `none`; CUDA_DEVICE_ORDER=PCI_BUS_ID so device
  * numbers mean the same to CUDA as to nvidia-smi; and the TRAINS_* twins of CLEARML_* variables.
  */
-#include "agent/gpu_env.h"
+#include "supervisor/gpu_env.h"
 
 #include <ctype.h>
 #include <stdio.h>

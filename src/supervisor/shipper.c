@@ -9,7 +9,7 @@
  * Timestamps are base + i like upstream, but the base never goes below the last confirmed
  * timestamp + 1, so the server's time order is the output order across packets too.
  */
-#include "agent/shipper.h"
+#include "supervisor/shipper.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -12,7 +12,7 @@
 #include <signal.h>
 #include <stdint.h>
 
-#include "agent/slot.h"
+#include "supervisor/slot.h"
 
 /* Everything from config + options; no network, no files. ctx->api is created but not logged
  * in. 0, or -1 with err. */

@@ -7,7 +7,7 @@
  * Requirement text is data: it is only ever written to a requirements file handed to pip or
  * passed as one argv element, never to a shell.
  */
-#include "agent/requirements.h"
+#include "runner/requirements.h"
 
 #include <ctype.h>
 #include <openssl/evp.h>

@@ -8,7 +8,7 @@
  * after 10 s) so two agents starting together cannot take the same slot. Files of dead pids are
  * removed whenever the directory is scanned.
  */
-#include "agent/worker_id.h"
+#include "supervisor/worker_id.h"
 
 #include <ctype.h>
 #include <dirent.h>

@@ -12,7 +12,7 @@
  * for normal use. The few files that carry the venv's own path are rewritten as new files on
  * restore to another path.
  */
-#include "agent/venv_cache.h"
+#include "runner/venv_cache.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -8,7 +8,7 @@
  * checked before git sees them, and nothing is ever passed through a shell (a `bash` task's own
  * script is run by the shell it asked for, as a file or a -c argument, never interpolated).
  */
-#include "agent/runner.h"
+#include "runner/runner.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -21,10 +21,10 @@
 #include <unistd.h>
 
 #include "agent/commands.h"
-#include "agent/gitcred.h"
-#include "agent/pyenv.h"
-#include "agent/task_env.h"
-#include "agent/vcs.h"
+#include "runner/gitcred.h"
+#include "runner/pyenv.h"
+#include "runner/task_env.h"
+#include "runner/vcs.h"
 #include "config.h"
 #include "util.h"
 

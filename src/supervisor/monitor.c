@@ -12,7 +12,7 @@
  * CLEARML_AGENT_NVML_LIBRARY (ours) names another NVML library (the tests use a stand-in, since
  * no GPU exists on the build machines).
  */
-#include "agent/monitor.h"
+#include "supervisor/monitor.h"
 
 #include <dirent.h>
 #include <dlfcn.h>
@@ -23,7 +23,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
-#include "agent/monitor_parse.h"
+#include "supervisor/monitor_parse.h"
 #include "config.h"
 #include "proc.h"
 #include "util.h"

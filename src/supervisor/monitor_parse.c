@@ -1,7 +1,7 @@
 /*
  * monitor_parse — pure text parsers for machine statistics; see monitor_parse.h.
  */
-#include "agent/monitor_parse.h"
+#include "supervisor/monitor_parse.h"
 
 #include <ctype.h>
 #include <math.h>

@@ -3,7 +3,7 @@
  * counter, and the abort-callback wait. No I/O: the slot feeds in what the server said and the
  * time, and acts on the answer.
  */
-#include "agent/abort.h"
+#include "supervisor/abort.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -4,7 +4,7 @@
  * GIT_ASKPASS helper that hands the secret to git from the git process's own environment. The
  * URL given to git never carries a password, so neither argv nor .git/config nor the log does.
  */
-#include "agent/gitcred.h"
+#include "runner/gitcred.h"
 
 #include <ctype.h>
 #include <errno.h>

@@ -12,7 +12,7 @@
  * after the final log lines were confirmed (or the bounded wait ran out); nothing of the task
  * survives a kill (group, cgroup, environ sweep by CLEARML_TASK_ID).
  */
-#include "agent/slot.h"
+#include "supervisor/slot.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -27,10 +27,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "agent/abort.h"
-#include "agent/killtree.h"
-#include "agent/runner.h"
-#include "agent/shipper.h"
+#include "supervisor/abort.h"
+#include "supervisor/killtree.h"
+#include "runner/runner.h"
+#include "supervisor/shipper.h"
 #include "proc.h"
 #include "util.h"
 

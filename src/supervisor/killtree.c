@@ -6,7 +6,7 @@
  * SIGKILLed, and passes repeat until one finds nothing. Where a cgroup v2 subtree is writable the
  * slot also puts the task in its own cgroup, and `cgroup.kill` takes everything at once.
  */
-#include "agent/killtree.h"
+#include "supervisor/killtree.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -2,7 +2,7 @@
  * queue_sched — the daemon's queue order (priority or round robin) without any I/O, so the order
  * rules of §4.2 are unit-tested on their own. See queue_sched.h.
  */
-#include "agent/queue_sched.h"
+#include "supervisor/queue_sched.h"
 
 void
 queue_sched_init(struct queue_sched *q, size_t nq, int fairness)

@@ -25,13 +25,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "agent/agent_ctx.h"
+#include "supervisor/agent_ctx.h"
 #include "agent/commands.h"
-#include "agent/gpu_env.h"
-#include "agent/monitor.h"
-#include "agent/runner.h"
-#include "agent/slot.h"
-#include "agent/worker_id.h"
+#include "supervisor/gpu_env.h"
+#include "supervisor/monitor.h"
+#include "runner/runner.h"
+#include "supervisor/slot.h"
+#include "supervisor/worker_id.h"
 #include "api.h"
 #include "util.h"
 

@@ -12,7 +12,7 @@
 
 #include <jansson.h>
 
-#include "agent/task_env.h"
+#include "runner/task_env.h"
 
 enum diff_kind { DIFF_NONE = 0, DIFF_GIT, DIFF_LITERAL };
 /* §5.3: text starting with "diff " (or "submodule " followed by a "diff " line) is a diff;

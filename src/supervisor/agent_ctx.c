@@ -9,7 +9,7 @@
  * the cause and retries with jittered exponential back-off (1 s doubling to 30 s), interruptible
  * by SIGTERM through the cancel flag. Wrong credentials will not heal by waiting and fail at once.
  */
-#include "agent/agent_ctx.h"
+#include "supervisor/agent_ctx.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -21,7 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "agent/worker_id.h"
+#include "supervisor/worker_id.h"
 #include "util.h"
 
 #define BACKOFF_FIRST_MS 1000

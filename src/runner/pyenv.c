@@ -22,7 +22,7 @@
  * argument, never to a shell), with stdin /dev/null and PYTHONPATH removed; its output goes to
  * our stdout (the task log) and its last error line becomes the failure reason.
  */
-#include "agent/pyenv.h"
+#include "runner/pyenv.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -34,9 +34,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "agent/gitcred.h"
-#include "agent/requirements.h"
-#include "agent/venv_cache.h"
+#include "runner/gitcred.h"
+#include "runner/requirements.h"
+#include "runner/venv_cache.h"
 #include "config.h"
 #include "proc.h"
 #include "util.h"
