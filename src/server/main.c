@@ -19,6 +19,7 @@
 
 #include "server/auth.h"
 #include "server/front.h"
+#include "server/models.h"
 #include "server/server.h"
 #include "util.h"
 #include "version.h"
@@ -90,7 +91,8 @@ open_database(struct server *srv, sqlite3 **out)
 	if (!db)
 		return -1;
 	if (db_exec(db, svc_core_schema) || db_exec(db, svc_queues_schema) ||
-	    db_exec(db, svc_workers_schema) || db_exec(db, svc_events_schema))
+	    db_exec(db, svc_workers_schema) || db_exec(db, svc_events_schema) ||
+	    db_exec(db, svc_models_schema))
 		return -1;
 	*out = db;
 	return 0;

@@ -13,6 +13,7 @@
 
 #include "server/front.h"
 #include "server/getall.h"
+#include "server/models.h"
 #include "server/projects.h"
 #include "server/svc_tasks.h"
 #include "util.h"
@@ -60,11 +61,16 @@ tasks_create(struct req *q, struct reply *r)
 	if (!json_object_get(exec, "test_split"))
 		json_object_set_new(exec, "test_split", json_integer(0));
 	json_object_set_new(t, "execution", exec);
-	if (json_is_object(json_object_get(b, "script"))) {
-		json_t *s = json_deep_copy(json_object_get(b, "script"));
+	{
+		/* script is always there, with the real server's defaults */
+		json_t *s = json_is_object(json_object_get(b, "script"))
+		                ? json_deep_copy(json_object_get(b, "script")) : json_object();
 		strip_script(s);
-		if (!json_object_get(s, "binary"))
-			json_object_set_new(s, "binary", json_string("python"));
+		static const char *const dflt[][2] = {{"binary", "python"}, {"repository", ""},
+		                                       {"entry_point", ""}};
+		for (size_t i = 0; i < ARRAY_LEN(dflt); i++)
+			if (!json_object_get(s, dflt[i][0]))
+				json_object_set_new(s, dflt[i][0], json_string(dflt[i][1]));
 		json_object_set_new(t, "script", s);
 	}
 	json_t *out = json_object();
@@ -72,7 +78,9 @@ tasks_create(struct req *q, struct reply *r)
 		json_object_set(out, "destination", json_object_get(b, "output_dest"));
 	json_object_set_new(t, "output", out);
 	json_t *models = json_is_object(json_object_get(b, "models"))
-	                     ? json_deep_copy(json_object_get(b, "models")) : json_object();
+	                     ? json_deep_copy(json_object_get(b, "models"))
+	                 : json_is_object(json_object_get(t, "models"))
+	                     ? json_incref(json_object_get(t, "models")) : json_object();
 	if (!json_is_array(json_object_get(models, "input")))
 		json_object_set_new(models, "input", json_array());
 	if (!json_is_array(json_object_get(models, "output")))
@@ -129,7 +137,7 @@ static const char *const task_dt[] = {"status_changed", "last_update", "last_cha
                                       NULL};
 static const char *const task_text[] = {"name", "id", "comment", "script.repository",
                                         "script.entry_point", NULL};
-static const char *const task_hidden_fields[] = {"enqueue_status", NULL};
+static const char *const task_hidden_fields[] = {"enqueue_status", "company_origin", NULL};
 
 static const struct getall_spec task_spec = {
 	.pattern_fields = task_pattern,
@@ -184,6 +192,57 @@ expand_subprojects(struct req *q, const json_t *projects)
 }
 
 static void tasks_get_all_in(struct req *q, struct reply *r);
+
+/* Does a projection list name path (exactly, as "path.*", or as a prefix "path.x")? */
+static int
+projection_names(const json_t *of, const char *path, int prefix_ok)
+{
+	size_t n = strlen(path), i;
+	json_t *e;
+	json_array_foreach(of, i, e) {
+		const char *s = json_string_value(e);
+		if (!s || strncmp(s, path, n) != 0)
+			continue;
+		if (!s[n] || !strcmp(s + n, ".*") || (prefix_ok && s[n] == '.'))
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * What the real server adds to projected results: an embedded document named by only_fields
+ * comes back as {} when the task has none (the SDK's Dataset reads runtime this way), and
+ * get_all_ex joins execution.queue into {id, name} when the projection reaches inside it.
+ */
+static void
+tasks_reply_fixups(struct req *q, json_t *tasks)
+{
+	json_t *of = json_object_get(q->body, "only_fields");
+	if (!of)
+		of = json_object_get(q->body, "projection");
+	if (!json_is_array(of))
+		return;
+	static const char *const embedded[] = {"runtime", "script", "execution", "output", "models",
+	                                       "hyperparams", "configuration", "container",
+	                                       "last_metrics", NULL};
+	int ex = strstr(q->endpoint, "_ex") != NULL;
+	int join_queue = ex && (projection_names(of, "execution", 0) ||
+	                        projection_names(of, "execution.queue", 1));
+	size_t i;
+	json_t *t;
+	json_array_foreach(tasks, i, t) {
+		for (const char *const *k = embedded; *k; k++)
+			if (!json_object_get(t, *k) && projection_names(of, *k, 0))
+				json_object_set_new(t, *k, json_object());
+		json_t *exec = json_object_get(t, "execution");
+		const char *qid = sget(exec, "queue");
+		if (join_queue && qid) {
+			char name[256];
+			queue_name_of(q->db, qid, name, sizeof(name));
+			json_object_set_new(exec, "queue", json_pack("{s:s,s:s}", "id", qid, "name", name));
+		}
+	}
+}
 
 static void
 tasks_get_all(struct req *q, struct reply *r)
@@ -248,7 +307,16 @@ tasks_get_all_in(struct req *q, struct reply *r)
 	free(list);
 	json_decref(ids);
 	json_decref(projects);
-	getall_reply(q, r, docs, &task_spec, "tasks");
+	json_t *out = NULL;
+	char *scroll = NULL;
+	if (getall_query(docs, q->body, &task_spec, r, &out, &scroll) == 0) {
+		tasks_reply_fixups(q, out);
+		json_t *data = json_pack("{s:o}", "tasks", out);
+		if (scroll)
+			json_object_set_new(data, "scroll_id", json_string(scroll));
+		free(scroll);
+		reply_data(r, data);
+	}
 	json_decref(docs);
 }
 
@@ -265,7 +333,7 @@ tasks_get_by_id_ex(struct req *q, struct reply *r)
 }
 struct delete_args {
 	struct common c;
-	int return_urls;
+	int return_urls, delete_output_models;
 };
 
 static int
@@ -281,47 +349,29 @@ delete_one(struct task_write *w)
 		return TW_FAIL;
 	}
 	queue_remove_task(q->db, NULL, id);
-	int children = 0;
-	sqlite3_stmt *st = db_stmt(q->db, "SELECT id FROM tasks WHERE json_extract(doc, '$.parent') = ?");
-	json_t *kids = json_array();
-	if (st) {
-		sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-		while (sqlite3_step(st) == SQLITE_ROW)
-			json_array_append_new(kids, json_string((const char *)sqlite3_column_text(st, 0)));
-		db_stmt_done(st);
+	struct task_cleanup c;
+	if (task_cleanup_outputs(q, w->r, w->task, a->c.force, 1, a->delete_output_models, &c) != 0) {
+		task_cleanup_free(&c);
+		return TW_FAIL;
 	}
-	size_t i;
-	json_t *k;
-	char *dead = xasprintf("__DELETED__%s", id);
-	json_array_foreach(kids, i, k) {
-		json_t *kt = task_load(q->db, json_string_value(k));
-		if (kt) {
-			json_object_set_new(kt, "parent", json_string(dead));
-			if (task_save(q->db, kt) == 0)
-				children++;
-			json_decref(kt);
-		}
-	}
-	free(dead);
-	json_decref(kids);
 	if (events_delete_for_task(q->db, id) < 0 || task_delete_row(q->db, id) != 0) {
+		task_cleanup_free(&c);
 		reply_err(w->r, 500, 100, "General data error (deleting task)");
 		return TW_FAIL;
 	}
-	w->data = json_pack("{s:b,s:i,s:i,s:i}", "deleted", 1, "updated_children", children,
-	                    "updated_models", 0, "deleted_models", 0);
-	json_object_set_new(w->data, "urls", a->return_urls
-	                                         ? json_pack("{s:[],s:[],s:[]}", "model_urls",
-	                                                     "event_urls", "artifact_urls")
-	                                         : json_null());
+	w->data = json_pack("{s:b,s:i,s:i,s:i,s:o}", "deleted", 1, "updated_children",
+	                    c.updated_children, "updated_models", c.updated_models, "deleted_models",
+	                    c.deleted_models, "urls", task_cleanup_urls(&c, a->return_urls));
+	task_cleanup_free(&c);
 	return TW_KEEP;
 }
 
 static void
 tasks_delete(struct req *q, struct reply *r)
 {
-	struct delete_args a = {0};
-	if (common_args(q, r, &a.c) || req_bool(q, r, "return_file_urls", 0, &a.return_urls))
+	struct delete_args a = {.delete_output_models = 1};
+	if (common_args(q, r, &a.c) || req_bool(q, r, "return_file_urls", 0, &a.return_urls) ||
+	    req_bool(q, r, "delete_output_models", 0, &a.delete_output_models))
 		return;
 	task_write(q, r, a.c.task, "task", delete_one, &a);
 }
@@ -378,12 +428,23 @@ tasks_clone(struct req *q, struct reply *r)
 	if (json_is_object(ov))
 		json_object_update(exec, ov);
 	json_object_set_new(t, "execution", exec);
-	json_t *models = json_pack("{s:O,s:[]}", "input",
-	                           json_is_array(json_object_get(json_object_get(src, "models"), "input"))
-	                               ? json_object_get(json_object_get(src, "models"), "input")
-	                               : json_array(), "output");
-	/* json_pack "O" on a fresh array above leaks nothing: the fallback is owned by the pack */
+	json_t *src_in = json_object_get(json_object_get(src, "models"), "input");
+	json_t *models = json_pack("{s:o,s:[]}", "input", json_is_array(src_in)
+	                                                     ? json_deep_copy(src_in) : json_array(),
+	                           "output");
 	json_object_set_new(t, "models", models);
+	/* before 2.13 execution_overrides.model names the input model; an override is always checked */
+	int validate = json_is_true(json_object_get(b, "validate_references"));
+	json_t *ovm = json_is_object(ov) ? json_object_get(ov, "model") : NULL;
+	if (json_is_string(ovm) && !req_version_ge(q, 2, 13)) {
+		json_object_set_new(models, "input", *json_string_value(ovm)
+		                                         ? json_pack("[{s:s,s:O,s:s}]", "name",
+		                                                     "Input Model", "model", ovm,
+		                                                     "updated", now)
+		                                         : json_array());
+		json_object_del(exec, "model");
+		validate = 1;
+	}
 	const char *dest = sget(json_object_get(src, "output"), "destination");
 	json_object_set_new(t, "output", dest ? json_pack("{s:s}", "destination", dest) : json_object());
 	json_object_set_new(t, "runtime", json_object());
@@ -407,6 +468,20 @@ tasks_clone(struct req *q, struct reply *r)
 			json_object_set_new(t, over[i].to, sorted_tags(v));
 		else
 			json_object_set(t, over[i].to, v);
+	}
+	if (validate) {
+		size_t k;
+		json_t *e;
+		json_array_foreach(json_object_get(json_object_get(t, "models"), "input"), k, e) {
+			json_t *m = model_for_read(q->db, q->who, sget(e, "model"), 1, r);
+			if (!m) {
+				db_rollback(q->db);
+				json_decref(t);
+				json_decref(src);
+				return;
+			}
+			json_decref(m);
+		}
 	}
 	json_t *data = json_pack("{s:s}", "id", nid);
 	const char *pname = sget(b, "new_project_name");
@@ -449,11 +524,43 @@ tasks_clone(struct req *q, struct reply *r)
 static void
 tasks_get_types(struct req *q, struct reply *r)
 {
-	(void)q;
+	/* the types the company's tasks use (in the given projects), as the real server answers */
+	json_t *projects = json_object_get(q->body, "projects");
+	if (projects && !json_is_null(projects) && !is_str_list(projects)) {
+		reply_err(r, 400, 12, "Validation error (projects must be a list of strings)");
+		return;
+	}
+	char *plist = json_array_size(projects) ? json_dumps(projects, JSON_COMPACT) : NULL;
+	sqlite3_stmt *st = db_stmt(q->db, "SELECT DISTINCT json_extract(doc, '$.type') ty FROM tasks "
+	                                  "WHERE (company = ?1 OR company = '') AND ty IS NOT NULL AND "
+	                                  "(?2 IS NULL OR project IN (SELECT value FROM json_each(?2))) "
+	                                  "ORDER BY ty");
+	if (!st) {
+		free(plist);
+		reply_err(r, 500, 100, "General data error");
+		return;
+	}
+	sqlite3_bind_text(st, 1, q->who->company, -1, SQLITE_STATIC);
+	if (plist)
+		sqlite3_bind_text(st, 2, plist, -1, SQLITE_STATIC);
 	json_t *types = json_array();
-	for (const char *const *t = task_types; *t; t++)
-		json_array_append_new(types, json_string(*t));
+	while (sqlite3_step(st) == SQLITE_ROW)
+		json_array_append_new(types, json_string((const char *)sqlite3_column_text(st, 0)));
+	db_stmt_done(st);
+	free(plist);
 	reply_data(r, json_pack("{s:o}", "types", types));
+}
+
+static void
+tasks_make_public(struct req *q, struct reply *r)
+{
+	docs_set_public(q, r, 1, task_load, task_save, 101, "task");
+}
+
+static void
+tasks_make_private(struct req *q, struct reply *r)
+{
+	docs_set_public(q, r, 0, task_load, task_save, 101, "task");
 }
 
 /* ---------------------------------------------------------------- batch calls */
@@ -551,7 +658,12 @@ archive_one(struct task_write *w)
 		status_of(t, w->status);
 	}
 	w->data = json_pack("{s:i}", archive ? "archived" : "unarchived", changed);
-	if (!changed)
+	const char *reason = sget(w->q->body, "status_reason"), *message = sget(w->q->body, "status_message");
+	if (archive && reason)
+		json_object_set_new(t, "status_reason", json_string(reason));
+	if (archive && message)
+		json_object_set_new(t, "status_message", json_string(message));
+	if (!changed && !(archive && (reason || message)))
 		return TW_KEEP;
 	json_t *st = json_object_get(t, "system_tags");
 	if (!json_is_array(st)) {
@@ -591,6 +703,10 @@ tasks_archive(struct req *q, struct reply *r)
 	json_t *idv;
 	json_array_foreach(ids, i, idv) {
 		json_t *item = json_pack("{s:O}", "task", idv);
+		static const char *const pass[] = {"status_reason", "status_message", NULL};
+		for (const char *const *k = pass; *k; k++)
+			if (json_is_string(json_object_get(q->body, *k)))
+				json_object_set(item, *k, json_object_get(q->body, *k));
 		struct reply one = {0};
 		run_single(q, task_archive_one, item, &one);
 		json_decref(item);
@@ -654,6 +770,8 @@ const struct endpoint svc_tasks_endpoints[] = {
 	{"tasks.get_types", "2.8", 0, tasks_get_types},
 	{"tasks.update_batch", "1.0", 0, tasks_update_batch},
 	{"tasks.archive", "2.12", 0, tasks_archive},
+	{"tasks.make_public", "2.9", 0, tasks_make_public},
+	{"tasks.make_private", "2.9", 0, tasks_make_private},
 	{"tasks.stop_many", "2.13", 0, tasks_stop_many},
 	{"tasks.enqueue_many", "2.13", 0, tasks_enqueue_many},
 	{"tasks.dequeue_many", "2.13", 0, tasks_dequeue_many},

@@ -55,6 +55,11 @@ json_t *task_for_read(struct req *q, struct reply *r, const char *id);
 /* Load a task the caller may change: NULL with 400/101 or 403/21. */
 json_t *task_for_write(struct req *q, struct reply *r, const char *id);
 
+/* tasks|models.make_public / make_private: {ids} moved to company "" (company_origin keeps the
+ * owner) or back; 400/<invalid_subcode> when one is not the caller's. 0 or -1, reply filled. */
+int docs_set_public(struct req *q, struct reply *r, int enable, json_t *(*load)(sqlite3 *, const char *),
+                    int (*save)(sqlite3 *, const json_t *), int invalid_subcode, const char *what);
+
 /* ---- task_write.c: document helpers ---- */
 int has_tag(const json_t *task, const char *field, const char *tag);
 void remove_tag(json_t *task, const char *field, const char *tag);
@@ -83,6 +88,8 @@ int common_args(struct req *q, struct reply *r, struct common *c);
  * save conditionally. 0 with *fields (new ref), or -1 with r filled. */
 int change_status(struct req *q, struct reply *r, json_t *t, const char *new_status, int force,
                   const char *reason, const char *message, json_t *extra, json_t **fields);
+/* Publish t inside the caller's transaction (models.set_ready). 0 with *fields, or -1. */
+int task_publish_in_txn(struct req *q, struct reply *r, json_t *t, int force, json_t **fields);
 void tasks_started(struct req *q, struct reply *r);
 void tasks_stopped(struct req *q, struct reply *r);
 void tasks_stop(struct req *q, struct reply *r);

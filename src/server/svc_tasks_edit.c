@@ -135,6 +135,24 @@ legacy_inputs(struct req *q, json_t *exec, json_t *target)
 	}
 	json_object_del(exec, "parameters");
 	json_object_del(exec, "model_desc");
+	json_t *model = json_object_get(exec, "model");
+	if (json_is_string(model) && !req_version_ge(q, 2, 13)) {
+		/* before 2.13 the input model was execution.model: now models.input ("Input Model") */
+		json_t *models = json_object_get(target, "models");
+		if (!json_is_object(models)) {
+			models = json_object();
+			json_object_set_new(target, "models", models);
+		}
+		char now[48];
+		db_now_iso(now, sizeof(now));
+		json_object_set_new(models, "input",
+		                    *json_string_value(model)
+		                        ? json_pack("[{s:s,s:O,s:s}]", "name", "Input Model", "model",
+		                                    model, "updated", now)
+		                        : json_array());
+	}
+	if (!req_version_ge(q, 2, 13))
+		json_object_del(exec, "model");
 	const char *dc = sget(exec, "docker_cmd");
 	if (dc && !req_version_ge(q, 2, 13))
 		json_object_set_new(target, "container", task_container_from_docker_cmd(dc));
@@ -155,7 +173,7 @@ task_check_refs(struct req *q, struct reply *r, const json_t *body)
 		return -1;
 	}
 	const char *parent = sget(body, "parent");
-	if (parent && *parent) {
+	if (parent && *parent && strncmp(parent, "__DELETED__", 11) != 0) {
 		json_t *p = task_load(q->db, parent);
 		json_decref(p);
 		if (!p) {

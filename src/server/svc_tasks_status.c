@@ -7,6 +7,7 @@
  */
 #include <string.h>
 
+#include "server/models.h"
 #include "server/svc_tasks.h"
 #include "util.h"
 
@@ -164,6 +165,13 @@ do_publish(struct req *q, struct reply *r, json_t *t, const struct common *c, js
 	int rc = change_status(q, r, t, "published", 1, c->reason, c->message, extra, fields);
 	json_decref(extra);
 	return rc;
+}
+
+int
+task_publish_in_txn(struct req *q, struct reply *r, json_t *t, int force, json_t **fields)
+{
+	struct common c = {.task = sget(t, "id"), .force = force, .reason = "", .message = ""};
+	return do_publish(q, r, t, &c, fields);
 }
 
 void
@@ -380,7 +388,7 @@ tasks_dequeue(struct req *q, struct reply *r)
 
 struct reset {
 	struct common c;
-	int clear_all, return_urls;
+	int clear_all, return_urls, delete_output_models;
 };
 
 static int
@@ -395,7 +403,13 @@ reset_one(struct task_write *w)
 		return TW_FAIL;
 	}
 	int removed = queue_remove_task(q->db, NULL, a->c.task);
+	struct task_cleanup cl;
+	if (task_cleanup_outputs(q, w->r, t, a->c.force, 0, a->delete_output_models, &cl) != 0) {
+		task_cleanup_free(&cl);
+		return TW_FAIL;
+	}
 	if (events_delete_for_task(q->db, a->c.task) < 0) {
+		task_cleanup_free(&cl);
 		reply_err(w->r, 500, 100, "General data error (deleting task events)");
 		return TW_FAIL;
 	}
@@ -433,24 +447,27 @@ reset_one(struct task_write *w)
 	json_t *extra = json_object();
 	int rc = change_status(q, w->r, t, "created", 1, "reset", "reset", extra, &fields);
 	json_decref(extra);
-	if (rc != 0)
+	if (rc != 0) {
+		task_cleanup_free(&cl);
 		return TW_FAIL;
-	w->data = json_pack("{s:i,s:o,s:i}", "updated", 1, "fields", fields, "deleted_models", 0);
+	}
+	w->data = json_pack("{s:i,s:o,s:i,s:i,s:i}", "updated", 1, "fields", fields,
+	                    "updated_children", 0, "updated_models", cl.updated_models,
+	                    "deleted_models", cl.deleted_models);
 	json_object_set_new(w->data, "dequeued", removed > 0 ? json_pack("{s:i}", "removed", removed)
 	                                                     : json_object());
-	json_object_set_new(w->data, "urls", a->return_urls
-	                                         ? json_pack("{s:[],s:[],s:[]}", "model_urls",
-	                                                     "event_urls", "artifact_urls")
-	                                         : json_null());
+	json_object_set_new(w->data, "urls", task_cleanup_urls(&cl, a->return_urls));
+	task_cleanup_free(&cl);
 	return TW_SAVED;
 }
 
 void
 tasks_reset(struct req *q, struct reply *r)
 {
-	struct reset a = {0};
+	struct reset a = {.delete_output_models = 1};
 	if (common_args(q, r, &a.c) || req_bool(q, r, "clear_all", 0, &a.clear_all) ||
-	    req_bool(q, r, "return_file_urls", 0, &a.return_urls))
+	    req_bool(q, r, "return_file_urls", 0, &a.return_urls) ||
+	    req_bool(q, r, "delete_output_models", 0, &a.delete_output_models))
 		return;
 	task_write(q, r, a.c.task, "task status", reset_one, &a);
 }

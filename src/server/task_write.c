@@ -225,3 +225,58 @@ common_args(struct req *q, struct reply *r, struct common *c)
 		return -1;
 	return 0;
 }
+
+int
+docs_set_public(struct req *q, struct reply *r, int enable, json_t *(*load)(sqlite3 *, const char *),
+                int (*save)(sqlite3 *, const json_t *), int invalid_subcode, const char *what)
+{
+	json_t *ids = json_object_get(q->body, "ids");
+	if (!is_str_list(ids)) {
+		reply_err(r, 400, 12, "Validation error (required field missing): field=ids");
+		return -1;
+	}
+	if (task_begin(q, r) != 0)
+		return -1;
+	size_t i;
+	json_t *idv;
+	json_t *docs = json_array();
+	json_array_foreach(ids, i, idv) {
+		json_t *d = load(q->db, json_string_value(idv));
+		const char *c = sget(d, "company"), *origin = sget(d, "company_origin");
+		int ok = d && c && (enable ? !strcmp(c, q->who->company)
+		                           : !*c && origin && !strcmp(origin, q->who->company));
+		if (!ok) {
+			json_decref(d);
+			json_decref(docs);
+			db_rollback(q->db);
+			reply_err(r, 400, invalid_subcode, "Invalid %s id: ids=%s", what,
+			          json_string_value(idv));
+			return -1;
+		}
+		json_array_append_new(docs, d);
+	}
+	int updated = 0, rc = 0;
+	json_t *d;
+	json_array_foreach(docs, i, d) {
+		if (enable) {
+			json_object_set(d, "company_origin", json_object_get(d, "company"));
+			json_object_set_new(d, "company", json_string(""));
+		} else {
+			json_object_set(d, "company", json_object_get(d, "company_origin"));
+			json_object_del(d, "company_origin");
+		}
+		stamp(d, NULL, q->who, 0);
+		rc |= save(q->db, d);
+		updated++;
+	}
+	json_decref(docs);
+	if (rc != 0) {
+		db_rollback(q->db);
+		reply_err(r, 500, 100, "General data error (saving %s)", what);
+		return -1;
+	}
+	if (task_commit(q, r) != 0)
+		return -1;
+	reply_data(r, json_pack("{s:i}", "updated", updated));
+	return 0;
+}
