@@ -38,6 +38,9 @@ struct server {
 	int worker_timeout_sec;   /* default register timeout (600) */
 	int task_watchdog_sec;    /* in_progress tasks idle longer than this are stopped (7200) */
 	unsigned char jwt_secret[32];
+	int files_port;           /* files server port (0 any free; actual once listening); -1 off */
+	int files_auth;           /* files server wants a Bearer token / cookie (upstream default) */
+	long long files_max_upload_mb; /* one upload request at most this (0: unbounded) */
 };
 
 struct identity {
