@@ -63,6 +63,7 @@ struct req {
 	const char *client_ip;
 	sqlite3 *db;
 	struct server *srv;
+	int64_t wait_until_ms;         /* a parked request dispatched again: its deadline; else 0 */
 };
 
 struct reply {
@@ -71,6 +72,7 @@ struct reply {
 	char *msg;                /* NULL → "OK" */
 	json_t *data;             /* NULL → {} */
 	const char *actual_version; /* handler min_version; set by the router */
+	int64_t suspend_until_ms; /* no answer yet: park the request until then (longpoll.h) */
 };
 
 /* Set the reply's data (steals the reference). */
