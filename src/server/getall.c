@@ -22,6 +22,23 @@
 #define MAX_GROUP_PLUS 6   /* (…)+ per pattern */
 #define MAX_CLAUSES 64
 
+/* A path segment's "%2E" stands for a '.' inside a key (the real server's escaping of keys
+ * such as a hyper-parameter section "sec.tion1"); decoded in place. */
+static void
+unescape_dots(char *seg)
+{
+	char *w = seg;
+	for (const char *r = seg; *r; r++) {
+		if (r[0] == '%' && r[1] == '2' && (r[2] == 'E' || r[2] == 'e')) {
+			*w++ = '.';
+			r += 2;
+		} else {
+			*w++ = *r;
+		}
+	}
+	*w = '\0';
+}
+
 json_t *
 json_path_get(const json_t *doc, const char *dotted)
 {
@@ -34,6 +51,7 @@ json_path_get(const json_t *doc, const char *dotted)
 			return NULL;
 		memcpy(seg, p, n);
 		seg[n] = '\0';
+		unescape_dots(seg);
 		if (!json_is_object(cur))
 			return NULL;
 		cur = json_object_get(cur, seg);
@@ -651,6 +669,19 @@ json_cmp(const json_t *a, const json_t *b)
 	}
 	if (json_is_string(a) && json_is_string(b))
 		return strcmp(json_string_value(a), json_string_value(b));
+	if (json_is_object(a) && json_is_object(b)) {
+		/* embedded documents compare field by field, names then values (BSON order) */
+		void *ia = json_object_iter((json_t *)(uintptr_t)a), *ib = json_object_iter((json_t *)(uintptr_t)b);
+		for (; ia && ib; ia = json_object_iter_next((json_t *)(uintptr_t)a, ia),
+		                 ib = json_object_iter_next((json_t *)(uintptr_t)b, ib)) {
+			int c = strcmp(json_object_iter_key(ia), json_object_iter_key(ib));
+			if (!c)
+				c = json_cmp(json_object_iter_value(ia), json_object_iter_value(ib));
+			if (c)
+				return c;
+		}
+		return ia ? 1 : ib ? -1 : 0;
+	}
 	if (json_is_number(a) != json_is_number(b))
 		return json_is_number(a) ? -1 : 1; /* numbers before strings (BSON order) */
 	return 0;
@@ -662,12 +693,35 @@ struct sort_item {
 	const struct sort_ctx *ctx;
 };
 
+/* The sort value at key: a hyper-parameter / metadata item sorts by its value, and numeric
+ * strings there compare as numbers (the real server's numeric collation for those fields). */
+static int
+sort_key_cmp(const json_t *doc_a, const json_t *doc_b, const char *key)
+{
+	const json_t *a = json_path_get(doc_a, key), *b = json_path_get(doc_b, key);
+	int numeric = !strncmp(key, "hyperparams.", 12) || !strncmp(key, "metadata.", 9);
+	if (!numeric)
+		return json_cmp(a, b);
+	if (json_is_object(a) && json_object_get(a, "value"))
+		a = json_object_get(a, "value");
+	if (json_is_object(b) && json_object_get(b, "value"))
+		b = json_object_get(b, "value");
+	if (json_is_string(a) && json_is_string(b)) {
+		char *ea, *eb;
+		const char *sa = json_string_value(a), *sb = json_string_value(b);
+		double x = strtod(sa, &ea), y = strtod(sb, &eb);
+		if (*sa && *sb && !*ea && !*eb)
+			return x < y ? -1 : x > y;
+	}
+	return json_cmp(a, b);
+}
+
 static int
 sort_cmp(const void *pa, const void *pb)
 {
 	const struct sort_item *a = pa, *b = pb;
 	for (int i = 0; i < a->ctx->n; i++) {
-		int c = json_cmp(json_path_get(a->doc, a->ctx->keys[i]), json_path_get(b->doc, a->ctx->keys[i]));
+		int c = sort_key_cmp(a->doc, b->doc, a->ctx->keys[i]);
 		if (c)
 			return a->ctx->desc[i] ? -c : c;
 	}
@@ -705,6 +759,7 @@ path_set(json_t *dst, const char *dotted, json_t *val)
 		if (!dot)
 			break;
 		*dot = '\0';
+		unescape_dots(seg);
 		json_t *next = json_object_get(cur, seg);
 		if (!json_is_object(next)) {
 			next = json_object();
@@ -713,6 +768,7 @@ path_set(json_t *dst, const char *dotted, json_t *val)
 		cur = next;
 		seg = dot + 1;
 	}
+	unescape_dots(seg);
 	json_object_set(cur, seg, val);
 	free(p);
 }

@@ -469,7 +469,160 @@ projects_delete(struct req *q, struct reply *r)
 	                        "deleted_models", contents ? nmodels : 0, "urls", urls));
 }
 
+/* ---------------------------------------------------------------- aggregated queries */
+
+/* The task documents a project query covers: ids (visible ones), else the project and (unless
+ * include_subprojects is false) its subprojects, else every task of the company. New array. */
+static json_t *
+query_tasks(struct req *q)
+{
+	json_t *ids = json_object_get(q->body, "ids");
+	const char *project = json_string_value(json_object_get(q->body, "project"));
+	int subs = !json_is_false(json_object_get(q->body, "include_subprojects"));
+	json_t *out = json_array();
+	sqlite3_stmt *st;
+	char *list = NULL;
+	if (json_is_array(ids) && json_array_size(ids)) {
+		list = json_dumps(ids, JSON_COMPACT);
+		st = db_stmt(q->db, "SELECT doc FROM tasks WHERE id IN (SELECT value FROM json_each(?1)) "
+		                    "AND (company = ?2 OR company = '') ORDER BY created");
+	} else if (project && *project) {
+		list = xstrdup(project);
+		st = db_stmt(q->db, "SELECT t.doc FROM tasks t WHERE (t.company = ?2 OR t.company = '') "
+		                    "AND (t.project = ?1 OR (?3 AND t.project IN (SELECT c.id FROM "
+		                    "projects p JOIN projects c ON c.company = p.company AND "
+		                    "substr(c.name, 1, length(p.name) + 1) = p.name || '/' WHERE p.id = ?1)))"
+		                    " ORDER BY t.created");
+	} else {
+		st = db_stmt(q->db, "SELECT doc FROM tasks WHERE (company = ?2 OR company = '') "
+		                    "ORDER BY created");
+	}
+	if (!st) {
+		free(list);
+		return out;
+	}
+	if (list)
+		sqlite3_bind_text(st, 1, list, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, q->who->company, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 3, subs);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		const char *text = (const char *)sqlite3_column_text(st, 0);
+		json_t *d = text ? json_loads(text, 0, NULL) : NULL;
+		if (json_is_object(d))
+			json_array_append_new(out, d);
+		else
+			json_decref(d);
+	}
+	db_stmt_done(st);
+	free(list);
+	return out;
+}
+
+static int
+cmp_pair(const void *a, const void *b, const char *k1, const char *k2)
+{
+	const json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
+	const char *x1 = json_string_value(json_object_get(x, k1)), *y1 = json_string_value(json_object_get(y, k1));
+	int c = strcmp(x1 ? x1 : "", y1 ? y1 : "");
+	if (c)
+		return c;
+	const char *x2 = json_string_value(json_object_get(x, k2)), *y2 = json_string_value(json_object_get(y, k2));
+	return strcmp(x2 ? x2 : "", y2 ? y2 : "");
+}
+
+static int cmp_section_name(const void *a, const void *b) { return cmp_pair(a, b, "section", "name"); }
+static int cmp_metric_variant(const void *a, const void *b) { return cmp_pair(a, b, "metric", "variant"); }
+
+/* {k1: a, k2: b} items of `set` (an object keyed "a\x1fb"), sorted, as a new array. */
+static json_t *
+sorted_items(json_t *set, int (*cmp)(const void *, const void *))
+{
+	size_t n = json_object_size(set), m = 0;
+	json_t **v = xcalloc(n ? n : 1, sizeof(*v));
+	const char *k;
+	json_t *e;
+	json_object_foreach(set, k, e)
+		v[m++] = e;
+	qsort(v, m, sizeof(*v), cmp);
+	json_t *out = json_array();
+	for (size_t i = 0; i < m; i++)
+		json_array_append(out, v[i]);
+	free(v);
+	return out;
+}
+
+static void
+projects_get_hyper_parameters(struct req *q, struct reply *r)
+{
+	long long page = 0, page_size = 500;
+	if (req_int(q, r, "page", 0, &page) || req_int(q, r, "page_size", 0, &page_size))
+		return;
+	if (page < 0 || page_size < 1) {
+		reply_err(r, 400, 12, "Validation error (page >= 0, page_size >= 1)");
+		return;
+	}
+	json_t *tasks = query_tasks(q), *set = json_object();
+	size_t i;
+	json_t *t;
+	json_array_foreach(tasks, i, t) {
+		const char *sec, *name;
+		json_t *sv, *pv;
+		json_object_foreach(json_object_get(t, "hyperparams"), sec, sv) {
+			json_object_foreach(sv, name, pv) {
+				char *key = xasprintf("%s\x1f%s", sec, name);
+				if (!json_object_get(set, key))
+					json_object_set_new(set, key, json_pack("{s:s,s:s}", "section", sec,
+					                                         "name", name));
+				free(key);
+			}
+		}
+	}
+	json_decref(tasks);
+	json_t *all = sorted_items(set, cmp_section_name);
+	json_decref(set);
+	size_t total = json_array_size(all), start = (size_t)(page * page_size);
+	json_t *out = json_array();
+	for (size_t k = start; k < total && k < start + (size_t)page_size; k++)
+		json_array_append(out, json_array_get(all, k));
+	size_t end = start + json_array_size(out);
+	json_decref(all);
+	reply_data(r, json_pack("{s:I,s:I,s:o}", "total", (json_int_t)total, "remaining",
+	                        (json_int_t)(total > end ? total - end : 0), "parameters", out));
+}
+
+static void
+projects_get_unique_metric_variants(struct req *q, struct reply *r)
+{
+	json_t *tasks = query_tasks(q), *set = json_object();
+	size_t i;
+	json_t *t;
+	json_array_foreach(tasks, i, t) {
+		const char *mh, *vh;
+		json_t *mv, *vv;
+		json_object_foreach(json_object_get(t, "last_metrics"), mh, mv) {
+			json_object_foreach(mv, vh, vv) {
+				const char *metric = json_string_value(json_object_get(vv, "metric"));
+				const char *variant = json_string_value(json_object_get(vv, "variant"));
+				if (!metric || !variant)
+					continue;
+				char *key = xasprintf("%s\x1f%s", metric, variant);
+				if (!json_object_get(set, key))
+					json_object_set_new(set, key, json_pack("{s:s,s:s,s:s,s:s}", "metric", metric,
+					                                         "variant", variant, "metric_hash", mh,
+					                                         "variant_hash", vh));
+				free(key);
+			}
+		}
+	}
+	json_decref(tasks);
+	json_t *out = sorted_items(set, cmp_metric_variant);
+	json_decref(set);
+	reply_data(r, json_pack("{s:o}", "metrics", out));
+}
+
 const struct endpoint svc_projects_endpoints[] = {
+	{"projects.get_hyper_parameters", "2.9", 0, projects_get_hyper_parameters},
+	{"projects.get_unique_metric_variants", "2.13", 0, projects_get_unique_metric_variants},
 	{"projects.create", "1.0", 0, projects_create},
 	{"projects.get_by_id", "1.0", 0, projects_get_by_id},
 	{"projects.get_all", "1.0", 0, projects_get_all},

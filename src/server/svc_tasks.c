@@ -225,22 +225,45 @@ tasks_reply_fixups(struct req *q, json_t *tasks)
 	static const char *const embedded[] = {"runtime", "script", "execution", "output", "models",
 	                                       "hyperparams", "configuration", "container",
 	                                       "last_metrics", NULL};
-	int ex = strstr(q->endpoint, "_ex") != NULL;
-	int join_queue = ex && (projection_names(of, "execution", 0) ||
-	                        projection_names(of, "execution.queue", 1));
 	size_t i;
 	json_t *t;
 	json_array_foreach(tasks, i, t) {
 		for (const char *const *k = embedded; *k; k++)
 			if (!json_object_get(t, *k) && projection_names(of, *k, 0))
 				json_object_set_new(t, *k, json_object());
+	}
+}
+
+/* get_all_ex's join, before projection: execution.queue becomes {id, name, display_name} when
+ * the projection reaches inside it (or takes all of execution). */
+static void
+tasks_join_queue(struct req *q, json_t *docs)
+{
+	json_t *of = json_object_get(q->body, "only_fields");
+	if (!of)
+		of = json_object_get(q->body, "projection");
+	if (!json_is_array(of) || !strstr(q->endpoint, "_ex") ||
+	    !(projection_names(of, "execution", 0) || projection_names(of, "execution.queue", 1)))
+		return;
+	size_t i;
+	json_t *t;
+	json_array_foreach(docs, i, t) {
 		json_t *exec = json_object_get(t, "execution");
 		const char *qid = sget(exec, "queue");
-		if (join_queue && qid) {
-			char name[256];
-			queue_name_of(q->db, qid, name, sizeof(name));
-			json_object_set_new(exec, "queue", json_pack("{s:s,s:s}", "id", qid, "name", name));
+		if (!qid)
+			continue;
+		char name[256];
+		queue_name_of(q->db, qid, name, sizeof(name));
+		json_t *qq = json_pack("{s:s,s:s}", "id", qid, "name", name);
+		sqlite3_stmt *st = db_stmt(q->db, "SELECT display_name FROM queues WHERE id = ?");
+		if (st) {
+			sqlite3_bind_text(st, 1, qid, -1, SQLITE_STATIC);
+			if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+				json_object_set_new(qq, "display_name",
+				                    json_string((const char *)sqlite3_column_text(st, 0)));
+			db_stmt_done(st);
 		}
+		json_object_set_new(exec, "queue", qq);
 	}
 }
 
@@ -309,6 +332,7 @@ tasks_get_all_in(struct req *q, struct reply *r)
 	json_decref(projects);
 	json_t *out = NULL;
 	char *scroll = NULL;
+	tasks_join_queue(q, docs);
 	if (getall_query(docs, q->body, &task_spec, r, &out, &scroll) == 0) {
 		tasks_reply_fixups(q, out);
 		json_t *data = json_pack("{s:o}", "tasks", out);

@@ -114,23 +114,59 @@ void
 legacy_inputs(struct req *q, json_t *exec, json_t *target)
 {
 	json_t *params = json_object_get(exec, "parameters");
-	if (json_is_object(params) && json_object_size(params)) {
+	if (json_is_object(params)) {
+		/* the legacy parameters replace the legacy-typed ones; "TF_DEFINE/x" is section
+		 * TF_DEFINE, everything else section Args (the real server's mapping) */
 		json_t *hp = json_object_get(target, "hyperparams");
 		if (!json_is_object(hp)) {
 			hp = json_object();
 			json_object_set_new(target, "hyperparams", hp);
 		}
-		json_t *args = json_object_get(hp, "Args");
-		if (!json_is_object(args)) {
-			args = json_object();
-			json_object_set_new(hp, "Args", args);
+		static const char *const legacy_sections[] = {"Args", "TF_DEFINE", NULL};
+		for (const char *const *sec = legacy_sections; *sec; sec++) {
+			json_t *sv = json_object_get(hp, *sec);
+			const char *k;
+			json_t *v;
+			void *tmp;
+			json_object_foreach_safe(sv, tmp, k, v)
+				if (sget(v, "type") && !strcmp(sget(v, "type"), "legacy"))
+					json_object_del(sv, k);
+			if (json_is_object(sv) && !json_object_size(sv))
+				json_object_del(hp, *sec);
 		}
 		const char *k;
 		json_t *v;
 		json_object_foreach(params, k, v) {
-			json_t *item = param_item("Args", k, v);
+			int tf = !strncmp(k, "TF_DEFINE/", 10);
+			const char *sec = tf ? "TF_DEFINE" : "Args", *name = tf ? k + 10 : k;
+			json_t *sv = json_object_get(hp, sec);
+			if (!json_is_object(sv)) {
+				sv = json_object();
+				json_object_set_new(hp, sec, sv);
+			}
+			json_t *item = param_item(sec, name, v);
 			json_object_set_new(item, "type", json_string("legacy"));
-			json_object_set_new(args, k, item);
+			json_object_set_new(sv, name, item);
+		}
+	}
+	json_t *desc = json_object_get(exec, "model_desc");
+	if (json_is_object(desc)) {
+		json_t *cf = json_object_get(target, "configuration");
+		if (!json_is_object(cf)) {
+			cf = json_object();
+			json_object_set_new(target, "configuration", cf);
+		}
+		const char *k;
+		json_t *v;
+		void *tmp;
+		json_object_foreach_safe(cf, tmp, k, v)
+			if (sget(v, "type") && !strcmp(sget(v, "type"), "legacy"))
+				json_object_del(cf, k);
+		json_object_foreach(desc, k, v) {
+			json_t *item = param_item("", k, v);
+			json_object_del(item, "section");
+			json_object_set_new(item, "type", json_string("legacy"));
+			json_object_set_new(cf, k, item);
 		}
 	}
 	json_object_del(exec, "parameters");

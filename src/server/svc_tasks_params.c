@@ -61,6 +61,20 @@ tasks_get_hyper_params(struct req *q, struct reply *r)
 	reply_data(r, json_pack("{s:o}", "params", params));
 }
 
+/* The keys of an object, sorted (the real server returns configuration items by name). */
+static json_t *
+sorted_keys(const json_t *obj)
+{
+	json_t *keys = json_array();
+	const char *k;
+	json_t *v;
+	json_object_foreach((json_t *)(uintptr_t)obj, k, v)
+		json_array_append_new(keys, json_string(k));
+	json_t *out = sorted_tags(keys);
+	json_decref(keys);
+	return out;
+}
+
 static int
 all_properties(const json_t *items, const char *key)
 {
@@ -221,9 +235,13 @@ tasks_get_configurations(struct req *q, struct reply *r)
 			return;
 		}
 		json_t *list = json_array();
-		const char *k;
-		json_t *v;
-		json_object_foreach(json_object_get(t, "configuration"), k, v) {
+		json_t *cf = json_object_get(t, "configuration");
+		json_t *keys = sorted_keys(cf);
+		size_t ki;
+		json_t *kv;
+		json_array_foreach(keys, ki, kv) {
+			const char *k = json_string_value(kv);
+			json_t *v = json_object_get(cf, k);
 			int want = !json_is_array(names) || json_array_size(names) == 0;
 			size_t j;
 			json_t *n;
@@ -233,6 +251,7 @@ tasks_get_configurations(struct req *q, struct reply *r)
 			if (want)
 				json_array_append(list, v);
 		}
+		json_decref(keys);
 		json_array_append_new(out, json_pack("{s:O,s:o}", "task", idv, "configuration", list));
 		json_decref(t);
 	}
@@ -260,13 +279,16 @@ tasks_get_configuration_names(struct req *q, struct reply *r)
 			return;
 		}
 		json_t *list = json_array();
-		const char *k;
-		json_t *v;
-		json_object_foreach(json_object_get(t, "configuration"), k, v) {
-			const char *val = sget(v, "value");
+		json_t *cf = json_object_get(t, "configuration");
+		json_t *keys = sorted_keys(cf);
+		size_t ki;
+		json_t *kv;
+		json_array_foreach(keys, ki, kv) {
+			const char *val = sget(json_object_get(cf, json_string_value(kv)), "value");
 			if (!skip_empty || (val && *val))
-				json_array_append_new(list, json_string(k));
+				json_array_append(list, kv);
 		}
+		json_decref(keys);
 		json_array_append_new(out, json_pack("{s:O,s:o}", "task", idv, "names", list));
 		json_decref(t);
 	}

@@ -74,14 +74,21 @@ task_view_apply(json_t *t, int maj, int min)
 	if (below_2_9) {
 		json_t *exec = json_object_get(t, "execution");
 		json_t *params = json_object();
-		json_t *args = json_object_get(json_object_get(t, "hyperparams"), "Args");
 		const char *k;
 		json_t *v;
-		json_object_foreach(args, k, v) {
-			const char *type = sget(v, "type");
-			if (type && !strcmp(type, "legacy") && json_object_get(v, "value"))
-				json_object_set(params, sget(v, "name") ? sget(v, "name") : k,
-				                json_object_get(v, "value"));
+		static const char *const legacy_sections[] = {"Args", "TF_DEFINE", NULL};
+		for (const char *const *sec = legacy_sections; *sec; sec++) {
+			json_t *args = json_object_get(json_object_get(t, "hyperparams"), *sec);
+			int tf = !strcmp(*sec, "TF_DEFINE");
+			json_object_foreach(args, k, v) {
+				const char *type = sget(v, "type");
+				if (!type || strcmp(type, "legacy") != 0 || !json_object_get(v, "value"))
+					continue;
+				char *name = xasprintf("%s%s", tf ? "TF_DEFINE/" : "",
+				                       sget(v, "name") ? sget(v, "name") : k);
+				json_object_set(params, name, json_object_get(v, "value"));
+				free(name);
+			}
 		}
 		json_t *desc = json_object();
 		json_object_foreach(json_object_get(t, "configuration"), k, v) {
