@@ -752,12 +752,14 @@ h_scalar_metrics_iter_histogram(struct req *q, struct reply *r)
 	json_decref(t);
 	json_t *filter = json_object_get(q->body, "metrics");
 	sqlite3_stmt *st = sq_prepare(q->db, by_iter
-		? "SELECT metric, variant, COALESCE(iter, 0), timestamp, value FROM events WHERE"
-		  " task = ? AND type = 'training_stats_scalar' ORDER BY metric, variant,"
-		  " COALESCE(iter, 0), seq"
-		: "SELECT metric, variant, COALESCE(iter, 0), timestamp, value FROM events WHERE"
-		  " task = ? AND type = 'training_stats_scalar' ORDER BY metric, variant,"
-		  " timestamp, seq");
+		? "SELECT metric, variant, COALESCE(iter, 0), timestamp, value,"
+		  " json_extract(doc, '$.x_axis_label') FROM events WHERE task = ? AND"
+		  " type = 'training_stats_scalar' AND COALESCE(iter, 0) != -2147483648"
+		  " ORDER BY metric, variant, COALESCE(iter, 0), seq"
+		: "SELECT metric, variant, COALESCE(iter, 0), timestamp, value,"
+		  " json_extract(doc, '$.x_axis_label') FROM events WHERE task = ? AND"
+		  " type = 'training_stats_scalar' AND COALESCE(iter, 0) != -2147483648"
+		  " ORDER BY metric, variant, timestamp, seq");
 	if (!st) {
 		reply_err(r, 500, 100, "Database error");
 		return;
@@ -778,6 +780,8 @@ h_scalar_metrics_iter_histogram(struct req *q, struct reply *r)
 			vo = json_pack("{s:s,s:[],s:[]}", "name", v, "x", "y");
 			json_object_set_new(mo, v, vo);
 		}
+		if (sqlite3_column_type(st, 5) == SQLITE_TEXT && !json_object_get(vo, "x_axis_label"))
+			json_object_set_new(vo, "x_axis_label", json_string(sq_col_text(st, 5)));
 		json_t *xv;
 		if (by_iter)
 			xv = json_integer(sqlite3_column_int64(st, 2));
@@ -1040,11 +1044,21 @@ h_get_task_single_value_metrics(struct req *q, struct reply *r)
 		sq_bind_text(st, 1, tasks[i]);
 		sqlite3_bind_int64(st, 2, SINGLE_VALUE_ITER);
 		json_t *vals = json_array();
-		while (sqlite3_step(st) == SQLITE_ROW)
+		json_t *filter = json_object_get(q->body, "metrics");
+		while (sqlite3_step(st) == SQLITE_ROW) {
+			if (!metric_wanted(filter, sq_col_text(st, 0), sq_col_text(st, 1)))
+				continue;
 			json_array_append_new(vals, json_pack("{s:s,s:s,s:f,s:I}", "metric",
 			                      sq_col_text(st, 0), "variant", sq_col_text(st, 1), "value",
 			                      sqlite3_column_double(st, 2), "timestamp",
 			                      (json_int_t)sqlite3_column_int64(st, 3)));
+		}
+		if (json_array_size(filter) && !json_array_size(vals)) {
+			/* asked for metrics the task lacks: the task is left out, as upstream */
+			json_decref(vals);
+			json_decref(t);
+			continue;
+		}
 		json_t *name = json_object_get(t, "name");
 		json_array_append_new(out, json_pack("{s:s,s:s,s:o}", "task", tasks[i], "task_name",
 		                                     sq_str(name), "values", vals));
