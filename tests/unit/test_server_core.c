@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "server/auth.h"
+#include "server/files.h"
 #include "server/front.h"
 #include "server/getall.h"
 #include "server/tasks.h"
@@ -323,6 +324,30 @@ test_getall(void **state)
 	assert_int_equal(getall_regex_match("^ab{2}$", "abb"), 1);
 }
 
+/* The files server's path rule: no way out of the root, nothing ambiguous. */
+static void
+test_files_path_check(void **state)
+{
+	(void)state;
+	static const char *const ok[] = {"a.txt", "p/t.1/artifacts/x/y.npz", "/lead/slash.bin",
+	                                  "My Project/exp/metrics/img 1.png", "..a/b..", "a/.hidden"};
+	static const char *const bad[] = {"", "/", "..", "../x", "a/../b", "a/./b", "a//b", "a/b/",
+	                                  "a\\b", "a/\x01b", "./a"};
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
+		assert_int_equal(files_path_check(ok[i]), 0);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(files_path_check(bad[i]), -1);
+	char deep[600] = "";
+	for (int i = 0; i < 70; i++)
+		strncat(deep, "d/", sizeof(deep) - strlen(deep) - 1);
+	strncat(deep, "f", sizeof(deep) - strlen(deep) - 1);
+	assert_int_equal(files_path_check(deep), -1); /* deeper than 64 levels */
+	char seg[300];
+	memset(seg, 'x', 256);
+	seg[256] = '\0';
+	assert_int_equal(files_path_check(seg), -1); /* a segment above 255 bytes */
+}
+
 int
 main(void)
 {
@@ -331,7 +356,7 @@ main(void)
 		cmocka_unit_test(test_decode_body),  cmocka_unit_test(test_envelope),
 		cmocka_unit_test(test_b64_and_jwt),  cmocka_unit_test(test_secret_hash),
 		cmocka_unit_test(test_state_machine), cmocka_unit_test(test_task_view),
-		cmocka_unit_test(test_getall),
+		cmocka_unit_test(test_getall),       cmocka_unit_test(test_files_path_check),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
