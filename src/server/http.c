@@ -19,6 +19,7 @@
 #include <microhttpd.h>
 
 #include "server/front.h"
+#include "server/longpoll.h"
 #include "util.h"
 
 /* ---------------------------------------------------------------- pure decoding */
@@ -395,6 +396,7 @@ struct conn_ctx {
 	struct buf body;
 	int too_big;
 	int answered;   /* a response was queued in the first callback */
+	int64_t wait_until; /* parked by a long-poll: its deadline (longpoll.h) */
 };
 
 static enum MHD_Result
@@ -506,9 +508,21 @@ handle_request(struct http_front *f, struct MHD_Connection *c, const char *url, 
 			q.worker_header = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Trains-Worker");
 		q.client_ip = ip;
 		q.db = db_thread_conn(f->srv);
+		q.wait_until_ms = x->wait_until;
 		router_dispatch(&q, &r);
 		log_debug("%s v%s -> %d/%d", name, ver, r.code ? r.code : 200, r.subcode);
 		free(cookie_auth);
+	}
+	if (r.suspend_until_ms && !r.code) {
+		/* long-poll: no thread waits; the connection is parked and dispatched again */
+		x->wait_until = r.suspend_until_ms;
+		x->answered = 0;
+		reply_clear(&r);
+		json_decref(q.body);
+		json_decref(q.batch);
+		MHD_suspend_connection(c);
+		longpoll_park(c, x->wait_until);
+		return MHD_YES;
 	}
 	ret = send_envelope(c, name, ver, maj, min, &r);
 	reply_clear(&r);
@@ -608,7 +622,8 @@ http_start(struct server *srv, int threads)
 	}
 	struct http_front *f = xcalloc(1, sizeof(*f));
 	f->srv = srv;
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
+	                 MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
 	if (ai->ai_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	f->d = MHD_start_daemon(flags, 0, NULL, NULL, access_cb, f,
@@ -628,6 +643,8 @@ http_start(struct server *srv, int threads)
 	const union MHD_DaemonInfo *di = MHD_get_daemon_info(f->d, MHD_DAEMON_INFO_BIND_PORT);
 	if (di && di->port)
 		srv->port = di->port;
+	if (longpoll_start() != 0)
+		log_warn("long-poll dispatch is off (cannot start its thread)");
 	return f;
 }
 
@@ -636,6 +653,7 @@ http_stop(struct http_front *f)
 {
 	if (!f)
 		return;
+	longpoll_stop(); /* MHD may not stop with suspended connections */
 	MHD_quiesce_daemon(f->d);
 	MHD_stop_daemon(f->d);
 	free(f);
