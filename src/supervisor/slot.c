@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "supervisor/abort.h"
+#include "supervisor/descendants.h"
 #include "supervisor/killtree.h"
 #include "runner/runner.h"
 #include "supervisor/shipper.h"
@@ -61,6 +62,7 @@ struct slot {
 	char *spool_path, *state_path, *task_path, *result_path;
 	char *cgroup;
 
+	struct desc_set desc; /* the task's descendants, by parentage (descendants.h) */
 	int spool_fd;         /* read side */
 	pid_t pid;            /* runner = task, leader of its own session/group */
 	int child_gone;
@@ -513,6 +515,30 @@ spawn_runner(struct slot *s, int spool_w)
 
 /* ---- slot object ---- */
 
+/* Every slot of this process: a re-parented orphan is claimed by the task being killed only
+ * when no other running task could own it. */
+#define MAX_SLOTS 1024
+static struct slot *g_slots[MAX_SLOTS];
+
+static void
+registry_add(struct slot *s)
+{
+	for (size_t i = 0; i < MAX_SLOTS; i++) {
+		if (!g_slots[i]) {
+			g_slots[i] = s;
+			return;
+		}
+	}
+}
+
+static void
+registry_remove(struct slot *s)
+{
+	for (size_t i = 0; i < MAX_SLOTS; i++)
+		if (g_slots[i] == s)
+			g_slots[i] = NULL;
+}
+
 static void
 slot_read_limits(struct slot *s)
 {
@@ -540,6 +566,15 @@ slot_new(struct agent_ctx *ctx, int index)
 	s->spool_fd = -1;
 	s->pid = -1;
 	buf_init(&s->pkt, 2 * SHIP_MAX_PACKET);
+	/* Descendants that detach themselves (setsid, double fork, empty environment) are
+	 * re-parented to us instead of init, so they can be found and reaped without a cgroup. */
+	static int subreaper;
+	if (!subreaper) {
+		subreaper = 1;
+		if (desc_become_subreaper() < 0)
+			log_debug("cannot become a child subreaper: %s", strerror(errno));
+	}
+	registry_add(s);
 	return s;
 }
 
@@ -568,6 +603,7 @@ slot_reset(struct slot *s)
 	free(s->setup_reason);
 	free(s->disk_full);
 	free(s->final_reason);
+	desc_free(&s->desc);
 	struct agent_ctx *ctx = s->ctx;
 	int index = s->index;
 	struct buf pkt = s->pkt;
@@ -588,6 +624,7 @@ slot_free(struct slot *s)
 		return;
 	slot_reset(s);
 	buf_free(&s->pkt);
+	registry_remove(s);
 	free(s);
 }
 
@@ -915,6 +952,41 @@ all_shipped(struct slot *s)
 
 /* ---- abort ---- */
 
+static int
+task_alive(const struct slot *s)
+{
+	return (s->st == SLOT_RUNNING || s->st == SLOT_KILLING) && !s->child_gone && s->pid > 1;
+}
+
+/* Children of the agent that are not a slot's own process: orphans of some task, re-parented to
+ * us (we are a subreaper). They are this task's when no other running task may own them. */
+static void
+claim_orphans(struct slot *s)
+{
+	struct proc_ent *tab;
+	long n = desc_read_table(&tab);
+	pid_t self = getpid();
+	for (long j = 0; j < n; j++) {
+		if (tab[j].ppid != self || tab[j].state == 'Z')
+			continue;
+		int other = 0;
+		for (size_t i = 0; i < MAX_SLOTS && !other; i++) {
+			struct slot *o = g_slots[i];
+			if (!o)
+				continue;
+			if (o->pid == tab[j].pid && task_alive(o))
+				other = 1; /* a task itself, ours or not */
+			else if (o != s && (task_alive(o) || desc_contains(&o->desc, tab[j].pid, tab[j].start)))
+				other = 1;
+		}
+		if (!other)
+			desc_add(&s->desc, &tab[j]);
+	}
+	if (n >= 0)
+		desc_close(&s->desc, tab, (size_t)n, 0);
+	free(tab);
+}
+
 static void
 hard_kill(struct slot *s)
 {
@@ -925,6 +997,10 @@ hard_kill(struct slot *s)
 	if (s->cgroup)
 		killtree_cgroup_kill(s->cgroup);
 	killtree_sweep_env(TASK_ENV_MARKER, s->task_id);
+	/* and whatever it started, however it detached itself */
+	desc_update(&s->desc, s->child_gone ? 0 : s->pid);
+	claim_orphans(s);
+	desc_kill(&s->desc);
 	s->killed_hard = 1;
 }
 
@@ -1202,6 +1278,8 @@ slot_tick(struct slot *s, int64_t now_hint)
 
 	if (s->st == SLOT_RUNNING && !s->child_gone)
 		check_disk(s);
+	if (task_alive(s))
+		desc_update(&s->desc, s->pid);
 	if (s->st == SLOT_RUNNING && !s->child_gone && now >= s->next_abort) {
 		/* the server is known to be away (log packets failing): nothing to learn from it now */
 		if (!s->ship_failing)
