@@ -31,6 +31,8 @@
 #include "supervisor/abort.h"
 #include "supervisor/descendants.h"
 #include "supervisor/killtree.h"
+#include "supervisor/redact.h"
+#include "supervisor/secrets.h"
 #include "runner/runner.h"
 #include "supervisor/shipper.h"
 #include "proc.h"
@@ -70,6 +72,8 @@ struct slot {
 
 	/* shipping */
 	struct shipper *sh;
+	struct redactor red;  /* secrets masked before a byte leaves the machine */
+	uint64_t redact_upto; /* spool bytes below this are masked in raw (or shipped) */
 	char *raw;            /* spool bytes [confirmed, confirmed + raw_len) */
 	size_t raw_len;
 	uint64_t confirmed;
@@ -170,6 +174,7 @@ say(struct slot *s, const char *level, const char *fmt, ...)
 	va_start(ap, fmt);
 	char *text = xvasprintf(fmt, ap);
 	va_end(ap);
+	redact_text(&s->red, text);
 	if (s->sh)
 		shipper_add_message(s->sh, spool_size(s), level, text);
 	fputs(text, stdout);
@@ -385,6 +390,7 @@ fetch_task(struct slot *s)
 	const char *ver = json_string_value(json_object_get(json_object_get(task, "script"), "version_num"));
 	s->had_version = ver && *ver;
 	add_task_environment(s, task);
+	secrets_collect(&s->red, s->ctx->cfg ? s->ctx->cfg->root : NULL, task);
 	char *text = json_dumps(task, JSON_INDENT(2));
 	json_decref(data);
 	int rc = text ? write_file_atomic(s->task_path, text, strlen(text), 0600) : -1;
@@ -604,6 +610,7 @@ slot_reset(struct slot *s)
 	free(s->disk_full);
 	free(s->final_reason);
 	desc_free(&s->desc);
+	redact_free(&s->red);
 	struct agent_ctx *ctx = s->ctx;
 	int index = s->index;
 	struct buf pkt = s->pkt;
@@ -870,19 +877,26 @@ ship(struct slot *s, int flush)
 		if (!s->have_pending) {
 			if (s->spool_fd >= 0)
 				fill_raw(s);
+			/* mask secrets; a tail that may be the start of one waits for its rest */
+			size_t from = s->redact_upto > s->confirmed ? (size_t)(s->redact_upto - s->confirmed) : 0;
+			if (from > s->raw_len)
+				from = s->raw_len;
+			size_t len = redact_apply(&s->red, s->raw, s->raw_len, from,
+			                          flush && s->raw_len < RAW_MAX);
+			s->redact_upto = s->confirmed + len;
 			int flush_partial = flush;
-			const char *nl = s->raw_len ? memrchr(s->raw, '\n', s->raw_len) : NULL;
+			const char *nl = len ? memrchr(s->raw, '\n', len) : NULL;
 			size_t whole = nl ? (size_t)(nl - s->raw) + 1 : 0;
-			if (whole < s->raw_len && !flush_partial) {
+			if (whole < len && !flush_partial) {
 				uint64_t pstart = s->confirmed + whole;
 				if (pstart != s->partial_start) {
 					s->partial_start = pstart;
 					s->partial_since = now;
 				}
-				if (now - s->partial_since >= PARTIAL_HOLD_MS || (whole == 0 && s->raw_len == RAW_MAX))
+				if (now - s->partial_since >= PARTIAL_HOLD_MS || (whole == 0 && len == RAW_MAX))
 					flush_partial = 1;
 			}
-			shipper_build(s->sh, s->raw, s->raw_len, s->confirmed, flush_partial, now_ms(), &s->pkt,
+			shipper_build(s->sh, s->raw, len, s->confirmed, flush_partial, now_ms(), &s->pkt,
 			              &s->pending);
 			if (s->pending.events == 0) {
 				if (s->pending.consumed || s->pending.msgs) {
@@ -1464,6 +1478,7 @@ recover_one(struct agent_ctx *ctx, const char *state_path)
 	const json_t *root = ctx->cfg ? ctx->cfg->root : NULL;
 	shipper_init(s->sh, s->task_id, s->worker_id,
 	             root ? cfg_bool(root, "agent.suppress_carriage_return", 1) : 1);
+	secrets_collect(&s->red, root, NULL);
 	size_t mi;
 	json_t *m;
 	json_array_foreach(msgs, mi, m) {
