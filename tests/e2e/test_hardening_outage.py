@@ -33,6 +33,9 @@ def check_log(api, t, final_line):
     assert late == ["late %03d" % i for i in range(300)], late[:5]
     assert lines.count("before") == 1
     assert lines.index(final_line) > lines.index("late 299")
+    # lower-case levels, as the server's schema defines them
+    levels = {e["level"] for e in api.task_log(t)}
+    assert {"debug", "info"} <= levels <= {"debug", "info", "warning", "error"}, levels
 
 
 def test_outage_longer_than_flush_wait_running_daemon_finishes(server, api, tmp_path):
