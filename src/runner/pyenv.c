@@ -39,6 +39,7 @@
 #include "runner/venv_cache.h"
 #include "config.h"
 #include "proc.h"
+#include "path_confine.h"
 #include "util.h"
 
 #define TOOL_TAIL_MAX (64u * 1024)
@@ -657,7 +658,17 @@ collect_requirements(const struct pyenv_request *rq, struct task_reqs *tr)
 	const char *rest = (strncmp(sd, rq->repo_root, rl) == 0) ? sd + rl : "";
 	for (;;) {
 		char *f = xasprintf("%s/requirements.txt", dir);
-		char *text = read_file(f, 16u << 20, NULL);
+		/* a requirements.txt that is a link out of the repository is not read */
+		const char *rel = f + rl;
+		while (*rel == '/')
+			rel++;
+		char *resolved = NULL;
+		char *text = NULL;
+		if (confine_path(rq->repo_root, rel, &resolved) == 0)
+			text = read_file(resolved, 16u << 20, NULL);
+		else if (errno == EXDEV)
+			say("WARNING: %s leads outside the repository (symbolic link); ignored", f);
+		free(resolved);
 		if (text) {
 			say("Trying pip install: %s", f);
 			req_list_parse_text(&tr->list, text);
