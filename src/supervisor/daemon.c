@@ -36,6 +36,7 @@
 #include "supervisor/monitor.h"
 #include "supervisor/queue_sched.h"
 #include "supervisor/slot.h"
+#include "supervisor/status_print.h"
 #include "supervisor/worker_id.h"
 #include "api.h"
 #include "util.h"
@@ -980,6 +981,19 @@ cmd_daemon(const struct cli_opts *o, struct config *cfg)
 	}
 	if (resolve_queues(&d) < 0 || describe_queues(&d) < 0)
 		goto out;
+	if (o->status) {
+		/* print and exit: no instance, no config dump, no registration, no task (spec: 1) */
+		struct status_queue *sq = xcalloc(d.nq + 1, sizeof *sq);
+		for (size_t i = 0; i < d.nq; i++)
+			sq[i] = (struct status_queue){d.q[i].name, d.q[i].tags};
+		char *sname = wi.worker_id ? NULL : agent_worker_name(cfg->root);
+		status_print(stdout, d.ctx.api, cfg->root, o, wi.worker_id ? wi.worker_id : sname, sq,
+		             d.nq);
+		free(sname);
+		free(sq);
+		rc = 1;
+		goto out;
+	}
 
 	char *worker_id = NULL, *dup = NULL;
 	int instance = 0;
