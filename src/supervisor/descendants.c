@@ -124,6 +124,7 @@ read_stat(pid_t pid, struct proc_ent *e)
 		p = end;
 	}
 	e->ppid = (pid_t)f[1];
+	e->sid = (pid_t)f[3];
 	e->start = f[19];
 	return 0;
 }

@@ -19,6 +19,7 @@
 
 struct proc_ent {
 	pid_t pid, ppid;
+	pid_t sid;                /* session: tasks run in their own, never in the agent's */
 	unsigned long long start; /* start time in clock ticks since boot (/proc/<pid>/stat #22) */
 	char state;               /* 'R', 'S', 'Z'... */
 };

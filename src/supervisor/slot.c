@@ -973,15 +973,17 @@ task_alive(const struct slot *s)
 }
 
 /* Children of the agent that are not a slot's own process: orphans of some task, re-parented to
- * us (we are a subreaper). They are this task's when no other running task may own them. */
+ * us (we are a subreaper). They are this task's when no other running task may own them. A child
+ * in the agent's own session is one of the agent's helpers (tasks run in sessions of their own,
+ * and so does everything they start), never an orphan of a task. */
 static void
 claim_orphans(struct slot *s)
 {
 	struct proc_ent *tab;
 	long n = desc_read_table(&tab);
-	pid_t self = getpid();
+	pid_t self = getpid(), own_sid = getsid(0);
 	for (long j = 0; j < n; j++) {
-		if (tab[j].ppid != self || tab[j].state == 'Z')
+		if (tab[j].ppid != self || tab[j].state == 'Z' || tab[j].sid == own_sid)
 			continue;
 		int other = 0;
 		for (size_t i = 0; i < MAX_SLOTS && !other; i++) {

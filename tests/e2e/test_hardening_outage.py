@@ -80,3 +80,35 @@ def test_restart_during_outage_keeps_earned_status(server, api, tmp_path):
         assert not any("restarted while the task was running" in l for l in log_lines(api2, t))
     finally:
         b.stop()
+
+
+def test_execute_waits_for_the_log_and_leaves_it_when_stopped(server, api, tmp_path):
+    import os
+    import signal
+    import subprocess
+
+    from agent_helper import agent_env
+    from conftest import binary
+    t = create_script_task(api, SCRIPT.replace("EXIT", "0"), name="execute outage")
+    env = agent_env(tmp_path, supervisor_env(tmp_path, FLUSH))
+    p = subprocess.Popen([binary("clearml-agent"), "--config-file", server.conf, "execute",
+                          "--id", t], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                         start_new_session=True)
+    try:
+        wait_for(lambda: "before" in log_lines(api, t), timeout=60, what="'before'")
+        port = server.port
+        server.stop()
+        time.sleep(6)  # the task ended; flush wait (2 s) is over: execute keeps waiting
+        assert p.poll() is None, "execute gave up on the log"
+        p.send_signal(signal.SIGTERM)
+        p.wait(30)  # leaves after min(20 s, flush wait)
+        state = os.path.join(env["HOME"], ".clearml", "agent-state")
+        assert any(f.endswith(".state.json") for f in os.listdir(state)), os.listdir(state)
+        server.start(port)
+        api2 = server.api()
+        assert api2.call("tasks.get_by_id", task=t)["task"]["status"] == "in_progress"
+    finally:
+        if p.poll() is None:
+            p.kill()
+        p.wait()
+        p.stdout.close()
