@@ -503,11 +503,23 @@ long_poll_offer(struct daemon *d)
 
 static int busy_slots(const struct daemon *d);
 
+/* 1 while the supervisor has a child process at all, running or waiting to be reaped (a task's
+ * escaped descendant killed at its end, reparented to us as subreaper, is one): the loop still has
+ * work, so it must not sit in a long poll. */
+static int
+has_children(void)
+{
+	siginfo_t si = {0};
+	return waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) == 0;
+}
+
 /* The wait_sec to send now (0: plain poll). */
 static int
 long_poll_wait(const struct daemon *d)
 {
-	return d->long_poll_sec > 0 && d->nq == 1 && busy_slots(d) == 0 ? d->long_poll_sec : 0;
+	return d->long_poll_sec > 0 && d->nq == 1 && busy_slots(d) == 0 && !has_children()
+	           ? d->long_poll_sec
+	           : 0;
 }
 
 /* 1 when a task was started from queue qi; 0 when the queue was empty or failed. */
