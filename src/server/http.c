@@ -13,6 +13,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <strings.h>
 #include <sys/socket.h>
 
@@ -606,6 +607,10 @@ mhd_log(void *cls, const char *fmt, va_list ap)
 	log_debug("mhd: %s", line);
 }
 
+#define HTTP_IDLE_TIMEOUT_SEC 15  /* agents keep one connection alive and call every few s */
+#define HTTP_CONNECTION_LIMIT 4000
+#define HTTP_PER_IP_LIMIT 256     /* one machine: its agents, their slots and tasks' SDKs */
+
 struct http_front *
 http_start(struct server *srv, int threads)
 {
@@ -620,6 +625,13 @@ http_start(struct server *srv, int threads)
 		log_error("cannot resolve %s: %s", srv->host, gai_strerror(gai));
 		return NULL;
 	}
+	/* room for the connection limit: raise the soft fd limit as far as the hard one allows */
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < HTTP_CONNECTION_LIMIT + 256) {
+		rlim_t want = HTTP_CONNECTION_LIMIT + 256;
+		rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want ? want : rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
 	struct http_front *f = xcalloc(1, sizeof(*f));
 	f->srv = srv;
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
@@ -629,8 +641,12 @@ http_start(struct server *srv, int threads)
 	f->d = MHD_start_daemon(flags, 0, NULL, NULL, access_cb, f,
 	                        MHD_OPTION_SOCK_ADDR, ai->ai_addr,
 	                        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)threads,
-	                        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)300,
-	                        MHD_OPTION_CONNECTION_LIMIT, (unsigned)1000,
+	                        /* Idle or slow connections must not lock a legitimate client out:
+	                         * one address holds at most HTTP_PER_IP_LIMIT of them, and a
+	                         * connection without traffic for HTTP_IDLE_TIMEOUT_SEC is closed. */
+	                        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_IDLE_TIMEOUT_SEC,
+	                        MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_CONNECTION_LIMIT,
+	                        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)HTTP_PER_IP_LIMIT,
 	                        MHD_OPTION_NOTIFY_COMPLETED, completed_cb, NULL,
 	                        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 	                        MHD_OPTION_END);

@@ -36,6 +36,7 @@
 #include "supervisor/monitor.h"
 #include "supervisor/queue_sched.h"
 #include "supervisor/slot.h"
+#include "supervisor/status_print.h"
 #include "supervisor/worker_id.h"
 #include "api.h"
 #include "util.h"
@@ -505,11 +506,23 @@ long_poll_offer(struct daemon *d)
 
 static int busy_slots(const struct daemon *d);
 
+/* 1 while the supervisor has a child process at all, running or waiting to be reaped (a task's
+ * escaped descendant killed at its end, reparented to us as subreaper, is one): the loop still has
+ * work, so it must not sit in a long poll. */
+static int
+has_children(void)
+{
+	siginfo_t si = {0};
+	return waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) == 0;
+}
+
 /* The wait_sec to send now (0: plain poll). */
 static int
 long_poll_wait(const struct daemon *d)
 {
-	return d->long_poll_sec > 0 && d->nq == 1 && busy_slots(d) == 0 ? d->long_poll_sec : 0;
+	return d->long_poll_sec > 0 && d->nq == 1 && busy_slots(d) == 0 && !has_children()
+	           ? d->long_poll_sec
+	           : 0;
 }
 
 /* 1 when a task was started from queue qi; 0 when the queue was empty or failed. */
@@ -983,6 +996,19 @@ cmd_daemon(const struct cli_opts *o, struct config *cfg)
 	}
 	if (resolve_queues(&d) < 0 || describe_queues(&d) < 0)
 		goto out;
+	if (o->status) {
+		/* print and exit: no instance, no config dump, no registration, no task (spec: 1) */
+		struct status_queue *sq = xcalloc(d.nq + 1, sizeof *sq);
+		for (size_t i = 0; i < d.nq; i++)
+			sq[i] = (struct status_queue){d.q[i].name, d.q[i].tags};
+		char *sname = wi.worker_id ? NULL : agent_worker_name(cfg->root);
+		status_print(stdout, d.ctx.api, cfg->root, o, wi.worker_id ? wi.worker_id : sname, sq,
+		             d.nq);
+		free(sname);
+		free(sq);
+		rc = 1;
+		goto out;
+	}
 
 	char *worker_id = NULL, *dup = NULL;
 	int instance = 0;
