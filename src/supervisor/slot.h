@@ -38,6 +38,7 @@ struct agent_ctx {
 	int kill_signal;          /* agent.kill_signal (SIGTERM) */
 	int kill_grace_sec;       /* agent.kill_grace_sec (10) */
 	volatile sig_atomic_t *cancel; /* set by SIGTERM/SIGINT: API retries stop */
+	struct container_mode *container; /* docker/podman mode (container.h), or NULL: local runner */
 };
 
 enum slot_state {
@@ -49,6 +50,7 @@ enum slot_state {
 };
 
 struct slot;
+struct container_mode;
 
 struct slot *slot_new(struct agent_ctx *ctx, int index);
 void slot_free(struct slot *s);
