@@ -266,3 +266,39 @@ def test_podman_engine(server, api, tmp_path):
         assert not containers(f"clearml-task-id={t}", engine="podman")
     finally:
         a.stop()
+
+
+def test_execute_docker_and_filters(server, api, tmp_path):
+    """`execute --id T --docker IMAGE` runs that one task in its container; the task's arguments
+    pass agent.docker_args_filters, and an engine that cannot be reached fails the task saying so."""
+    need_engine()
+    from agent_helper import run_agent
+    conf = docker_conf(server, tmp_path, agent_extra='docker_args_filters: ["^-e=ALLOWED", "^--label"]')
+    t = create_script_task(api, "import os\nprint('EXEC-DOCKER', os.environ.get('ALLOWED'), "
+                                "os.environ.get('DENIED'), flush=True)\n", name="execute docker")
+    api.call("tasks.edit", task=t, force=True, container={
+        "image": BOOKWORM, "arguments": "-e ALLOWED=yes -e DENIED=no --privileged --label x=1"})
+    env = fast_env(tmp_path, {"NVIDIA_VISIBLE_DEVICES": "", "CUDA_VISIBLE_DEVICES": ""})
+    r = run_agent(Conf(server, conf), tmp_path, ["execute", "--id", t, "--docker", BOOKWORM], env=env,
+                  timeout=180)
+    out = r.stdout.decode()
+    assert r.returncode == 0, out
+    assert task(api, t)["status"] == "completed"
+    log = log_text(api, t)
+    assert "EXEC-DOCKER yes None" in log, log
+    assert "not allowed by agent.docker_args_filters" in log and "--privileged" in log
+    assert not containers(f"clearml-task-id={t}")
+
+    down = create_script_task(api, "print(1)\n", name="engine down")
+    env["DOCKER_HOST"] = "unix://" + str(tmp_path / "no-such-docker.sock")
+    r = run_agent(Conf(server, conf), tmp_path, ["execute", "--id", down, "--docker", BOOKWORM], env=env,
+                  timeout=120)
+    got = task(api, down)
+    assert got["status"] == "failed" and "not reachable" in got["status_reason"], (got, r.stdout.decode())
+
+
+def test_help_says_force_current_version_is_moot(server, tmp_path):
+    from agent_helper import run_agent
+    r = run_agent(server, tmp_path, ["daemon", "--help"])
+    out = r.stdout.decode()
+    assert "--force-current-version" in out and "moot" in out and "--podman" in out
