@@ -18,7 +18,7 @@ import pytest
 from agent_helper import (AgentProcess, create_queue, create_script_task, enqueue, fast_env, task,
                           wait_status)
 from conftest import wait_for
-from docker_helper import (BOOKWORM, BUSYBOX, containers, docker, docker_conf, need_engine)
+from docker_helper import (BOOKWORM, BUSYBOX, NOPYTHON, containers, docker, docker_conf, need_engine)
 from gitfix import GitRepo
 from pkgindex import pkg_index  # noqa: F401  (pytest fixture)
 
@@ -99,6 +99,32 @@ def test_repo_task_in_debian_image_and_cache_reuse(server, api, tmp_path, pkg_in
         assert "reused as it is" in log2 or "Using Cached environment" in log2, log2
         assert " -m pip install" not in log2
         print(f"docker first task {first:.2f} s, second (cached env) {second:.2f} s")
+    finally:
+        a.stop()
+
+
+def test_repo_task_in_image_without_python(server, api, tmp_path, pkg_index):
+    """The image has apt but no python: the runner installs one with the image's package manager
+    (from the image's own apt source, a local file: repository here, so offline), then builds the
+    environment with the task's requirements from the index and runs the diffed code."""
+    need_engine(images=(NOPYTHON,))
+    repo = GitRepo(tmp_path / "git")
+    repo.commit({"train.py": "print('VERSION', 1)\n", "requirements.txt": "tinygamma\n"})
+    repo.push()
+    diff = repo.diff({"train.py": "import sys, tinygamma\nprint('NOPY-RUN', tinygamma.__name__, sys.executable)\n"})
+    conf = docker_conf(server, tmp_path, index=pkg_index)
+    q = create_queue(api, "nopyq")
+    t = api.call("tasks.create", name="nopython repo", type="training", script={
+        "repository": repo.file_url, "branch": "main", "entry_point": "train.py", "working_dir": ".",
+        "diff": diff, "binary": "python3"})["id"]
+    enqueue(api, t, queue=q)
+    a = daemon(server, tmp_path, conf, ["--queue", "nopyq", "--docker", NOPYTHON])
+    try:
+        assert wait_status(api, t, timeout=240)["status"] == "completed", log_text(api, t) + a.output()
+        log = log_text(api, t)
+        assert "The image has no usable python3: installing one" in log
+        assert "+ /usr/bin/apt-get install -y --no-install-recommends python3 python3-venv" in log
+        assert "NOPY-RUN tinygamma /root/.clearml/venvs-builds/3.11/bin/python" in log
     finally:
         a.stop()
 
