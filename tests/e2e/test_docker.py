@@ -317,8 +317,10 @@ def test_execute_docker_and_filters(server, api, tmp_path):
 
     down = create_script_task(api, "print(1)\n", name="engine down")
     env["DOCKER_HOST"] = "unix://" + str(tmp_path / "no-such-docker.sock")
+    env["CLEARML_AGENT_PROPAGATE_EXITCODE"] = "1"   # docker mode returns 0 without it (§1.4)
     r = run_agent(Conf(server, conf), tmp_path, ["execute", "--id", down, "--docker", BOOKWORM], env=env,
                   timeout=120)
+    assert r.returncode != 0
     got = task(api, down)
     assert got["status"] == "failed" and "not reachable" in got["status_reason"], (got, r.stdout.decode())
 
