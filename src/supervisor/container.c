@@ -684,10 +684,14 @@ container_exit_reason(struct container *c, int ws, int runner_reported)
 	int code = WIFEXITED(ws) ? WEXITSTATUS(ws) : -1;
 	char *out = NULL;
 	char *insp[] = {c->m->engine_bin, (char *)(uintptr_t) "inspect", (char *)(uintptr_t) "-f",
-	                (char *)(uintptr_t) "{{.State.OOMKilled}} {{.State.ExitCode}}", c->name, NULL};
+	                (char *)(uintptr_t) "{{.State.OOMKilled}} {{.State.Error}}", c->name, NULL};
 	int have = engine_run(insp, &out) == 0;
+	char *state_error = have && strchr(out, ' ') ? str_trim(strchr(out, ' ') + 1) : NULL;
 	if (have && str_starts_with(out, "true")) {
 		reason = xstrdup("container killed: out of memory (OOMKilled)");
+	} else if (!runner_reported && code == 125 && state_error && *state_error) {
+		/* created but not started: the engine says why (a GPU driver it lacks, a bad mount …) */
+		reason = xasprintf("the container could not be started: %.300s", state_error);
 	} else if (!runner_reported && code == 125) {
 		char *img[] = {c->m->engine_bin, (char *)(uintptr_t) "image", (char *)(uintptr_t) "inspect", c->image, NULL};
 		char *info[] = {c->m->engine_bin, (char *)(uintptr_t) "info", NULL};
