@@ -224,6 +224,33 @@ def test_agent_kill9_restart_finalises_container(server, api, tmp_path):
         b.stop()
 
 
+def test_orphan_container_found_by_label(server, api, tmp_path):
+    """Even with its state file gone, a dead agent's container is found by its labels and removed."""
+    need_engine()
+    conf = docker_conf(server, tmp_path)
+    q = create_queue(api, "labelq")
+    t = create_script_task(api, "import time\nprint('LABEL-UP', flush=True)\ntime.sleep(600)\n", name="labelled")
+    enqueue(api, t, queue=q)
+    a = daemon(server, tmp_path, conf, ["--queue", "labelq", "--docker", BOOKWORM])
+    try:
+        wait_for(lambda: "LABEL-UP" in log_text(api, t), timeout=120, what="the task to start")
+        os.killpg(a.pid, signal.SIGKILL)
+        a.wait(10)
+    finally:
+        a.stop()
+    state = tmp_path / "state"
+    for f in os.listdir(state):
+        if f.endswith(".state.json"):
+            os.unlink(state / f)
+    assert containers(f"clearml-task-id={t}")
+    b = daemon(server, tmp_path, conf, ["--queue", "labelq", "--docker", BOOKWORM], name="agent2")
+    try:
+        wait_for(lambda: not containers(f"clearml-task-id={t}"), timeout=60, what="the labelled container to go")
+        assert f"removing container clearml-id-{t} of task {t}" in b.output()
+    finally:
+        b.stop()
+
+
 def test_missing_image_oom_and_gpu_flag(server, api, tmp_path):
     need_engine()
     conf = docker_conf(server, tmp_path)
