@@ -1,5 +1,6 @@
 # ClearML Agent in C — plain Makefile.
-#   make                 build build/clearml-agent, build/clearml-server-lite, build/clearml-task
+#   make                 build build/clearml-agent, build/clearml-server-lite, build/clearml-task,
+#                        build/clearml-agent-runner (static: mounted into docker-mode containers)
 #   make test            install what is missing, build, run unit (cmocka) + end-to-end (pytest) tests
 #   make SANITIZE=1 test the same under AddressSanitizer + UBSan (objects in build-san/)
 #   make demo            the main job: server-lite + agent + a sample task
@@ -42,7 +43,13 @@ LIBS_TEST   = -lcmocka $(LIBS_SERVER) -ldl
 
 COMMON_SRC = $(wildcard src/common/*.c)
 AGENT_SRC  = $(filter-out src/agent/main.c,$(wildcard src/agent/*.c)) $(wildcard src/supervisor/*.c) \
-             $(wildcard src/runner/*.c)
+             $(filter-out src/runner/runner_main.c,$(wildcard src/runner/*.c))
+# The static runner for docker mode: src/runner + the config/util/process parts of src/common, no
+# libcurl, no API client (mounted read-only into any image: glibc, musl or busybox). Built without
+# sanitizers (they do not link statically), from its own objects.
+RUNNER_SRC = $(wildcard src/runner/*.c) src/common/util.c src/common/config.c \
+             src/common/config_defaults.c src/common/hocon.c src/common/proc.c \
+             src/common/path_confine.c
 SERVER_SRC = $(filter-out src/server/main.c,$(wildcard src/server/*.c))
 TASK_SRC   = $(filter-out src/task/main.c,$(wildcard src/task/*.c))
 UNIT_SRC   = $(wildcard tests/unit/test_*.c)
@@ -54,7 +61,8 @@ AGENT_LIB  = $(BUILD)/libagent.a
 SERVER_LIB = $(BUILD)/libserver.a
 TASK_LIB   = $(BUILD)/libtask.a
 
-PROGRAMS = $(BUILD)/clearml-agent $(BUILD)/clearml-server-lite $(BUILD)/clearml-task
+PROGRAMS = $(BUILD)/clearml-agent $(BUILD)/clearml-server-lite $(BUILD)/clearml-task \
+           $(BUILD)/clearml-agent-runner
 UNIT_BINS = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 # Stand-in NVML library for the GPU monitoring tests (no NVIDIA GPU exists on build machines).
 FAKE_NVML = $(BUILD)/tests/libfake-nvml.so
@@ -78,6 +86,16 @@ $(TASK_LIB): $(call obj,$(TASK_SRC))
 $(BUILD)/clearml-agent: $(call obj,src/agent/main.c) $(AGENT_LIB) $(COMMON_LIB)
 	@echo "  LD      $@"
 	@$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_AGENT)
+RUNNER_CFLAGS = -std=c17 -O2 -g $(WARN) -fstack-protector-strong -D_FORTIFY_SOURCE=2 -pthread -MMD -MP
+$(BUILD)/obj-static/%.o: %.c
+	@mkdir -p $(dir $@)
+	@echo "  CC      $< (static runner)"
+	@$(CC) $(CPPFLAGS) $(RUNNER_CFLAGS) -c $< -o $@
+$(BUILD)/clearml-agent-runner: $(patsubst %.c,$(BUILD)/obj-static/%.o,$(RUNNER_SRC))
+	@echo "  LD      $@ (static)"
+	@$(CC) -static -pthread -o $@ $^ -ljansson -lcrypto -lm 2>$@.ld.log || { cat $@.ld.log; rm -f $@; exit 1; }
+	@grep -v -e 'statically linked applications requires at runtime' -e ': in function' $@.ld.log || true
+	@rm -f $@.ld.log
 $(BUILD)/clearml-server-lite: $(call obj,src/server/main.c) $(SERVER_LIB) $(COMMON_LIB)
 	@echo "  LD      $@"
 	@$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_SERVER)
@@ -93,6 +111,7 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(AGENT_LIB) $(SERVER_LIB) $(TASK_
 deps:
 	@scripts/install-deps.sh
 	@scripts/install-python-tools.sh
+	@scripts/containers-up.sh
 
 $(FAKE_NVML): tests/unit/fake_nvml.c
 	@mkdir -p $(dir $@)
@@ -135,4 +154,4 @@ clean:
 .PHONY: all deps unit e2e test demo bench fuzz install clean
 .SECONDARY:
 
--include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD)/obj $(BUILD)/obj-static -name '*.d' 2>/dev/null)

@@ -94,7 +94,10 @@ struct flag {
 #define DOCKER_HELP                                                                               \
 	"Run the task inside a docker container (docker 19.03 or newer). Optional: <image> "       \
 	"<arguments>; otherwise agent.default_docker.image / agent.default_docker.arguments. "    \
-	"Use --gpus/--cpu-only (or NVIDIA_VISIBLE_DEVICES) to limit the GPUs the container sees"
+	"Use --gpus/--cpu-only (or NVIDIA_VISIBLE_DEVICES) to limit the GPUs the container sees. "\
+	"Nothing is installed into the image: the agent mounts its own static runner"
+#define PODMAN_HELP                                                                               \
+	"Like --docker, with the podman engine (podman on PATH; GPUs as CDI devices)"
 
 /* Order as upstream's parser registers them (its own flags, WORKER_ARGS, then the "Docker
  * support" group): it decides the help layout and the order of "could match" lists. */
@@ -141,8 +144,10 @@ static const struct flag daemon_flags[] = {
 	 "Run each task with a token of the task's owner"},
 	WORKER_FLAGS,
 	{"--docker", NULL, K_LIST_STAR, F(docker_args), F(docker), "DOCKER", NULL, 0, 1, DOCKER_HELP},
+	{"--podman", NULL, K_LIST_STAR, F(podman_args), F(podman), "PODMAN", NULL, 0, 1, PODMAN_HELP},
 	{"--force-current-version", NULL, K_TRUE, F(force_current_version), NOGIVEN, NULL, NULL, 0, 1,
-	 "Inside the container, use this agent version"},
+	 "Accepted for compatibility and moot: containers always run this very agent's runner "
+	 "(mounted read-only), nothing is pip-installed inside them"},
 	GPU_FLAGS,
 	END,
 };
@@ -161,6 +166,7 @@ static const struct flag execute_flags[] = {
 	{"--standalone-mode", NULL, K_TRUE, F(standalone_mode), NOGIVEN, NULL, NULL, 0, 0,
 	 "No network access: assume everything is installed already"},
 	{"--docker", NULL, K_LIST_STAR, F(docker_args), F(docker), "DOCKER", NULL, 0, 0, DOCKER_HELP},
+	{"--podman", NULL, K_LIST_STAR, F(podman_args), F(podman), "PODMAN", NULL, 0, 0, PODMAN_HELP},
 	{"--clone", NULL, K_TRUE, F(clone), NOGIVEN, NULL, NULL, 0, 0,
 	 "Clone the task first and run the clone"},
 	WORKER_FLAGS,
@@ -265,6 +271,7 @@ cli_opts_free(struct cli_opts *o)
 	free(o->python_version);
 	free(o->entry_point);
 	strlist_free(&o->docker_args);
+	strlist_free(&o->podman_args);
 	strlist_free(&o->queues);
 	strlist_free(&o->child_report_tags);
 	strlist_free(&o->stop_ids);

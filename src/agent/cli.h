@@ -35,7 +35,9 @@ struct cli_opts {
 	int foreground;
 	int docker;                /* --docker given */
 	struct strlist docker_args;/* image then args (may be empty: default image) */
-	int force_current_version;
+	int force_current_version; /* accepted; moot: no agent is installed inside containers */
+	int podman;                /* --podman given (v3): docker mode with the podman engine */
+	struct strlist podman_args;
 	struct strlist queues;
 	int order_fairness;
 	int standalone_mode;

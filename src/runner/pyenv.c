@@ -1682,6 +1682,10 @@ pyenv_setup(const struct pyenv_request *rq, struct pyenv_result *rs)
 			(void)buf_printf(&extra, "flag=%s\n", c.extra_flags[i]);
 		if (c.upgrade)
 			(void)buf_puts(&extra, "upgrade\n");
+		/* docker mode: an environment built against one image's python is not another's */
+		const char *image = getenv("CLEARML_DOCKER_IMAGE");
+		if (image && *image)
+			(void)buf_printf(&extra, "image=%s\n", image);
 		if (c.pm == PM_PIP) {
 			char **pins = cfg_strv(rq->config, "agent.package_manager.pip_version");
 			for (size_t i = 0; pins[i]; i++)

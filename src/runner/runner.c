@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "agent/commands.h"
+#include "runner/container_side.h"
 #include "runner/gitcred.h"
 #include "runner/pyenv.h"
 #include "runner/task_env.h"
@@ -464,6 +465,72 @@ done:
 	return ret;
 }
 
+
+/* ---- docker mode: the placed code, described relative to the build dir ---- */
+
+static json_t *
+rel_or_abs(const char *build, const char *p)
+{
+	if (!p)
+		return json_null();
+	size_t n = strlen(build);
+	if (strncmp(p, build, n) == 0 && (p[n] == '/' || p[n] == '\0'))
+		return json_string(p[n] ? p + n + 1 : ".");
+	return json_string(p);
+}
+
+static int
+write_code_file(struct run_state *st)
+{
+	const char *b = st->a->build_dir;
+	json_t *j = json_pack("{s:o,s:o,s:s,s:s?}", "repo_root", rel_or_abs(b, st->repo_root), "script_dir",
+	                      rel_or_abs(b, st->script_dir), "entry", st->entry, "commit", st->commit);
+	char *text = json_dumps(j, JSON_INDENT(2));
+	json_decref(j);
+	int rc = text ? write_file_atomic(st->a->code_file, text, strlen(text), 0644) : -1;
+	free(text);
+	return rc;
+}
+
+static char *
+from_build(const char *build, const char *rel)
+{
+	if (rel[0] == '/')
+		return xstrdup(rel);
+	char *c = path_contained(rel);
+	if (!c)
+		return NULL;
+	char *r = strcmp(c, ".") == 0 ? xstrdup(build) : xasprintf("%s/%s", build, c);
+	free(c);
+	return r;
+}
+
+static int
+read_code_file(struct run_state *st)
+{
+	json_error_t je;
+	json_t *j = json_load_file(st->a->code_file, 0, &je);
+	const char *rr = json_string_value(json_object_get(j, "repo_root"));
+	const char *sd = json_string_value(json_object_get(j, "script_dir"));
+	const char *en = json_string_value(json_object_get(j, "entry"));
+	const char *cm = json_string_value(json_object_get(j, "commit"));
+	int rc = 0;
+	if (!sd || !en) {
+		rc = fail_taskf(st, "failed reading the placed code", "Cannot read the code file %s: %s",
+		                st->a->code_file, j ? "fields missing" : je.text);
+	} else {
+		st->repo_root = rr ? from_build(st->a->build_dir, rr) : NULL;
+		st->script_dir = from_build(st->a->build_dir, sd);
+		st->entry = xstrdup(en);
+		if (cm)
+			st->commit = xstrdup(cm);
+		if (!st->script_dir || (rr && !st->repo_root))
+			rc = fail_task(st, "invalid code file", "The code file names paths outside the build directory");
+	}
+	json_decref(j);
+	return rc;
+}
+
 /* .ipynb entry points are converted with nbconvert first (§5.10). */
 static int
 convert_notebook(struct run_state *st)
@@ -558,7 +625,8 @@ runner_run(const struct runner_args *args, const json_t *config_root, const json
 	}
 	const char *force_exec = env_get("CLEARML_AGENT_FORCE_EXEC_SCRIPT");
 	exec_info_force_script(&st.ei, force_exec);
-	exec_info_print(stdout, st.task_id, &st.ei);
+	if (!a->in_container) /* the host already printed it */
+		exec_info_print(stdout, st.task_id, &st.ei);
 
 	if (strchr(st.ei.working_dir, '\\'))
 		printf("warning: working_dir '%s' contains backslashes (a Windows path?)\n", st.ei.working_dir);
@@ -571,11 +639,43 @@ runner_run(const struct runner_args *args, const json_t *config_root, const json
 		printf("warning: unsupported binary '%s', using python\n", st.ei.binary);
 	flush_all();
 
-	if ((rc = place_code(&st, kind, force_exec != NULL)) != 0)
-		goto out;
+	if (a->in_container && a->code_file) {
+		/* the host placed the code (docker mode): only read where it is */
+		if ((rc = read_code_file(&st)) != 0)
+			goto out;
+	} else {
+		if ((rc = place_code(&st, kind, force_exec != NULL)) != 0)
+			goto out;
+		if (kind == TASK_BIN_PYTHON)
+			patch_entry_script(&st);
+	}
 	rc = RUNNER_EXIT_SETUP_FAILED;
-	if (kind == TASK_BIN_PYTHON)
-		patch_entry_script(&st);
+	if (a->launch_file) {
+		char reason[512];
+		if (!a->code_file || write_code_file(&st) < 0) {
+			rc = fail_taskf(&st, "cannot describe the placed code", "Cannot write the code file: %s",
+			                strerror(errno));
+			goto out;
+		}
+		flush_all();
+		runner_launch_exec(a->launch_file, reason, sizeof reason);
+		rc = fail_task(&st, reason, reason);
+		goto out;
+	}
+	int skip_pyenv = 0;
+	if (a->in_container) {
+		char reason[512];
+		int have_py = 0;
+		const char *dirs[] = {st.repo_root ? st.repo_root : st.script_dir, st.script_dir, NULL};
+		if (incontainer_prepare(task, dirs, kind == TASK_BIN_PYTHON, &have_py, reason, sizeof reason) < 0) {
+			rc = fail_task(&st, reason, reason);
+			goto out;
+		}
+		if (kind == TASK_BIN_SHELL && !have_py) {
+			printf("The image has no python3: the shell task runs without a virtual environment\n");
+			skip_pyenv = 1;
+		}
+	}
 
 	int cb = custom_build(&st);
 	if (cb > 1) {
@@ -588,6 +688,8 @@ runner_run(const struct runner_args *args, const json_t *config_root, const json
 	flush_all();
 	if (cb == 1) {
 		kind = TASK_BIN_PYTHON;
+	} else if (skip_pyenv) {
+		memset(&st.py, 0, sizeof st.py);
 	} else if (pyenv_setup(&prq, &st.py) < 0) {
 		st.have_py = 1;
 		rc = fail_task(&st, st.py.reason[0] ? st.py.reason : "failed setting up python environment",
@@ -643,7 +745,7 @@ runner_run(const struct runner_args *args, const json_t *config_root, const json
 	task_env_apply(&env, &tp);
 	free(entry_dir);
 
-	json_t *result = json_pack("{s:s, s:O?, s:s?, s:s, s:b}", "status", "ready", "requirements",
+	json_t *result = json_pack("{s:s, s:O?, s:s?, s:s?, s:b}", "status", "ready", "requirements",
 	                           st.py.frozen, "version_num", st.commit, "python", st.py.python,
 	                           "cache_hit", st.py.cache_hit);
 	if (result == NULL) {
@@ -668,7 +770,10 @@ runner_run(const struct runner_args *args, const json_t *config_root, const json
 		                strerror(errno));
 		goto out;
 	}
-	execvpe(argv.v[0], argv.v, env.v);
+	if (a->in_container)
+		incontainer_exec_init(argv.v, env.v);
+	else
+		execvpe(argv.v[0], argv.v, env.v);
 	int e = errno;
 	rc = fail_taskf(&st, "failed starting task", "Failed starting the task: %s: %s", argv.v[0], strerror(e));
 out:
@@ -693,7 +798,8 @@ static void
 runner_usage(void)
 {
 	fprintf(stderr, "usage: clearml-agent _runner --task-file F --result-file R --build-dir D "
-	                "[-O ...] [--log-level L] [--standalone-mode]\n");
+	                "[-O ...] [--log-level L] [--standalone-mode] [--docker-launch L] [--code-file C] "
+	                "[--in-container]\n");
 }
 
 static const char *
@@ -723,6 +829,12 @@ cmd_runner(int argc, char **argv)
 			a.build_dir = v;
 		else if ((v = opt_value(argc, argv, &i, "--log-level")))
 			a.log_level = v;
+		else if ((v = opt_value(argc, argv, &i, "--docker-launch")))
+			a.launch_file = v;
+		else if ((v = opt_value(argc, argv, &i, "--code-file")))
+			a.code_file = v;
+		else if (strcmp(arg, "--in-container") == 0)
+			a.in_container = 1;
 		else if (strcmp(arg, "--standalone-mode") == 0)
 			a.standalone = 1;
 		else if (arg[0] == '-' && arg[1] == 'O' && strspn(arg + 1, "O") == strlen(arg + 1))

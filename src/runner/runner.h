@@ -7,6 +7,11 @@
  * Spawned by the supervisor as:
  *   clearml-agent --config-file CFG _runner --task-file F --result-file R --build-dir D
  *                 [-O ...] [--log-level L] [--standalone-mode]
+ *                 [--docker-launch L --code-file C]       (docker mode, on the host)
+ *                 [--code-file C --in-container]           (docker mode, in the container)
+ * The code file (JSON) says where the host placed the code, relative to the build dir:
+ *   {"repo_root": str|null, "script_dir": str, "entry": str, "commit": str|null}
+ * (an absolute script_dir is a directory of the image itself).
  * with stdout+stderr on the task's spool file, in its own session, and CLEARML_WORKER_ID (and
  * CLEARML_WORKER_TAGS, GPU variables) already in the environment.
  *
@@ -39,6 +44,10 @@ struct runner_args {
 	const char *log_level;     /* exported as CLEARML_LOG_LEVEL */
 	int optimization;          /* -O count */
 	int standalone;
+	/* docker mode (container_side.h) */
+	const char *launch_file;   /* host: place the code, write code_file, exec the engine */
+	const char *code_file;     /* host: where the placed code is described; container: read it */
+	int in_container;          /* container: setup scripts, python install, PID 1 init */
 };
 
 /* Called once the environment is ready (result["status"] == "ready") or failed, before exec or

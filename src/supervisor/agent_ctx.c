@@ -10,6 +10,7 @@
  * by SIGTERM through the cancel flag. Wrong credentials will not heal by waiting and fail at once.
  */
 #include "supervisor/agent_ctx.h"
+#include "supervisor/container.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -233,6 +234,7 @@ agent_ctx_init(struct agent_ctx *ctx, struct config *cfg, const struct cli_opts 
 void
 agent_ctx_free(struct agent_ctx *ctx)
 {
+	container_detach(ctx);
 	if (ctx->config_dump)
 		unlink(ctx->config_dump);
 	if (ctx->api)

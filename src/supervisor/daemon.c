@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "supervisor/agent_ctx.h"
+#include "supervisor/container.h"
 #include "agent/commands.h"
 #include "supervisor/gpu_env.h"
 #include "supervisor/monitor.h"
@@ -956,9 +957,9 @@ cmd_daemon(const struct cli_opts *o, struct config *cfg)
 	d.cfg = cfg;
 	int rc = 1;
 
-	if (o->docker || o->dynamic_gpus || o->services_mode_given) {
+	if (o->dynamic_gpus || o->services_mode_given) {
 		fprintf(stderr, "\nclearml_agent: ERROR: %s is not supported by this agent yet\n",
-		        o->docker ? "--docker" : o->dynamic_gpus ? "--dynamic-gpus" : "--services-mode");
+		        o->dynamic_gpus ? "--dynamic-gpus" : "--services-mode");
 		return 1;
 	}
 	if (gpu_env_setup_process(o->gpus, o->cpu_only, err, sizeof err) < 0) {
@@ -987,6 +988,10 @@ cmd_daemon(const struct cli_opts *o, struct config *cfg)
 	}
 	d.poll_interval = agent_polling_interval(cfg->root, o->polling_interval);
 	if (agent_ctx_init(&d.ctx, cfg, o, &g_cancel, err, sizeof err) < 0) {
+		fprintf(stderr, "\nclearml_agent: ERROR: %s\n", err);
+		goto out;
+	}
+	if ((o->docker || o->podman) && container_attach(&d.ctx, err, sizeof err) < 0) {
 		fprintf(stderr, "\nclearml_agent: ERROR: %s\n", err);
 		goto out;
 	}

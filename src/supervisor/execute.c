@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "supervisor/agent_ctx.h"
+#include "supervisor/container.h"
 #include "agent/commands.h"
 #include "supervisor/gpu_env.h"
 #include "supervisor/monitor.h"
@@ -533,6 +534,8 @@ out:
 		monitor_free(mon);
 		if (!env_bool("CLEARML_AGENT_PROPAGATE_EXITCODE", 0))
 			rc = 0;
+	} else if (ctx->container && !env_bool("CLEARML_AGENT_PROPAGATE_EXITCODE", 0)) {
+		rc = 0; /* §1.4: docker mode returns 0 unless CLEARML_AGENT_PROPAGATE_EXITCODE */
 	}
 	return rc;
 }
@@ -545,17 +548,13 @@ cmd_execute(const struct cli_opts *o, struct config *cfg)
 		fprintf(stderr, "clearml-agent execute: error: the following arguments are required: --id\n");
 		return 2;
 	}
-	if (o->docker) {
-		fprintf(stderr, "\nclearml_agent: ERROR: execute --docker is not supported by this agent "
-		                "yet\n");
-		return 1;
-	}
 	if (gpu_env_setup_process(o->gpus, o->cpu_only, err, sizeof err) < 0) {
 		fprintf(stderr, "\nclearml_agent: ERROR: %s\n", err);
 		return 1;
 	}
 	agent_apply_environment_section(cfg->root);
-	int in_process = o->disable_monitoring;
+	/* docker mode always supervises: the container runs under a slot */
+	int in_process = o->disable_monitoring && !o->docker && !o->podman;
 	if (!in_process && x_signals_setup() < 0) {
 		fprintf(stderr, "clearml_agent: ERROR: cannot set up signals: %s\n", strerror(errno));
 		return 1;
@@ -569,6 +568,11 @@ cmd_execute(const struct cli_opts *o, struct config *cfg)
 	int rc = 1;
 	if (agent_ctx_init(&ctx, cfg, o, &x_cancel, err, sizeof err) < 0) {
 		fprintf(stderr, "\nclearml_agent: ERROR: %s\n", err);
+		return 1;
+	}
+	if ((o->docker || o->podman) && container_attach(&ctx, err, sizeof err) < 0) {
+		fprintf(stderr, "\nclearml_agent: ERROR: %s\n", err);
+		agent_ctx_free(&ctx);
 		return 1;
 	}
 

@@ -29,11 +29,13 @@
 #include <unistd.h>
 
 #include "supervisor/abort.h"
+#include "supervisor/container.h"
 #include "supervisor/descendants.h"
 #include "supervisor/killtree.h"
 #include "supervisor/redact.h"
 #include "supervisor/secrets.h"
 #include "runner/runner.h"
+#include "runner/vcs.h"
 #include "supervisor/shipper.h"
 #include "proc.h"
 #include "util.h"
@@ -103,6 +105,9 @@ struct slot {
 	int result_seen;
 	int setup_failed;
 	char *setup_reason;
+
+	struct container *ctr; /* docker mode: this task's container (container.h), or NULL */
+	char *ctr_reason;      /* why the engine says the task failed (OOM, no image), or NULL */
 
 	int64_t flush_deadline;
 	int flush_wait_ms;    /* agent.log_flush_wait_sec */
@@ -249,6 +254,9 @@ save_state(struct slot *s)
 	                       "runner_pid", (int)s->pid, "pgid", (int)s->pid, "spool", s->spool_path,
 	                       "offset", (json_int_t)s->confirmed, "task", s->task_id, "worker_id",
 	                       s->worker_id, "queue", s->queue_id, "cgroup", s->cgroup);
+	if (s->ctr)
+		json_object_set_new(st, "container", json_pack("{s:s,s:s}", "name", container_name(s->ctr),
+		                                               "engine", container_engine_bin(s->ctr)));
 	if (s->st == SLOT_FLUSHING) {
 		/* The task ended: what it earned is fixed now; a restarted agent sets exactly that. */
 		json_object_set_new(st, "exit_code", json_integer(s->code));
@@ -436,14 +444,18 @@ spawn_runner(struct slot *s, int spool_w)
 	const struct cli_opts *o = s->ctx->opts;
 	char *build_dir = s->index > 0 ? xasprintf("%s.s%d", s->ctx->build_root, s->index)
 	                               : xstrdup(s->ctx->build_root ? s->ctx->build_root : "");
-	char *argv[32];
+	if (s->ctr) {
+		free(build_dir);
+		build_dir = xstrdup(container_host_build_dir(s->ctr));
+	}
+	char *argv[40];
 	size_t n = 0;
 	argv[n++] = s->ctx->self_exe;
 	argv[n++] = "--config-file";
 	argv[n++] = s->ctx->config_dump;
 	argv[n++] = "_runner";
 	argv[n++] = "--task-file";
-	argv[n++] = s->task_path;
+	argv[n++] = s->ctr ? (char *)(uintptr_t)container_task_file(s->ctr) : s->task_path;
 	argv[n++] = "--result-file";
 	argv[n++] = s->result_path;
 	argv[n++] = "--build-dir";
@@ -457,6 +469,12 @@ spawn_runner(struct slot *s, int spool_w)
 	}
 	if (o && o->standalone_mode)
 		argv[n++] = "--standalone-mode";
+	if (s->ctr) { /* the runner places the code, then execs the container engine */
+		argv[n++] = "--docker-launch";
+		argv[n++] = (char *)(uintptr_t)container_launch_file(s->ctr);
+		argv[n++] = "--code-file";
+		argv[n++] = (char *)(uintptr_t)container_code_file(s->ctr);
+	}
 	argv[n] = NULL;
 
 	struct envv env;
@@ -472,6 +490,8 @@ spawn_runner(struct slot *s, int spool_w)
 		envv_set(&env, "CLEARML_WORKER_TAGS", tags.data);
 		buf_free(&tags);
 	}
+	if (s->ctr)
+		container_client_env(s->ctr, &env);
 
 	int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	int cg_fd = s->cgroup ? killtree_cgroup_procs_fd(s->cgroup) : -1;
@@ -607,6 +627,8 @@ slot_reset(struct slot *s)
 	free(s->cgroup);
 	free(s->stop_detail);
 	free(s->setup_reason);
+	container_free(s->ctr);
+	free(s->ctr_reason);
 	free(s->disk_full);
 	free(s->final_reason);
 	desc_free(&s->desc);
@@ -642,6 +664,8 @@ remove_files(struct slot *s)
 	for (size_t i = 0; i < ARRAY_LEN(paths); i++)
 		if (paths[i])
 			unlink(paths[i]);
+	container_free(s->ctr); /* its io folder */
+	s->ctr = NULL;
 	if (s->cgroup) {
 		for (int i = 0; i < 50 && killtree_cgroup_remove(s->cgroup) < 0 && errno == EBUSY; i++) {
 			struct timespec ts = {0, 10 * 1000000};
@@ -658,6 +682,27 @@ child_worker_id(const struct slot *s)
 	if (o && o->services_mode && !o->dynamic_gpus)
 		return xasprintf("%s:service:%s", w, s->task_id);
 	return xstrdup(w);
+}
+
+/* Docker mode: the task's container is prepared; the runner's result comes from its io folder. */
+static int
+start_container(struct slot *s)
+{
+	char reason[512];
+	char *build_dir = s->index > 0 ? xasprintf("%s.s%d", s->ctx->build_root, s->index)
+	                               : xstrdup(s->ctx->build_root ? s->ctx->build_root : "");
+	struct container_task t = {.task_id = s->task_id, .worker_id = s->worker_id, .queue_id = s->queue_id,
+	                           .queue_name = s->queue_name, .task_file = s->task_path,
+	                           .build_dir = build_dir, .slot_index = s->index};
+	s->ctr = container_prepare(s->ctx, &t, reason, sizeof reason);
+	free(build_dir);
+	if (!s->ctr) {
+		fail_start(s, reason);
+		return -1;
+	}
+	free(s->result_path);
+	s->result_path = xstrdup(container_result_file(s->ctr));
+	return 0;
 }
 
 int
@@ -712,6 +757,11 @@ slot_start(struct slot *s, const char *task_id, const char *queue_id, const char
 	s->result_path = xasprintf("%s/%s.result.json", dir, s->task_id);
 	unlink(s->result_path);
 	if (fetch_task(s) < 0) {
+		remove_files(s);
+		slot_reset(s);
+		return -1;
+	}
+	if (s->ctx->container && start_container(s) < 0) {
 		remove_files(s);
 		slot_reset(s);
 		return -1;
@@ -1017,6 +1067,8 @@ hard_kill(struct slot *s)
 	desc_update(&s->desc, s->child_gone ? 0 : s->pid);
 	claim_orphans(s);
 	desc_kill(&s->desc);
+	if (s->ctr && !s->killed_hard)
+		container_kill(s->ctr); /* a killed client leaves its container running */
 	s->killed_hard = 1;
 }
 
@@ -1140,8 +1192,12 @@ static void
 on_child_gone(struct slot *s)
 {
 	/* Leftover descendants never outlive the task (upstream kills them too). */
-	hard_kill(s);
 	check_result(s);
+	if (s->ctr && !s->killed_hard)
+		s->ctr_reason = container_exit_reason(s->ctr, s->wait_status, s->setup_failed);
+	else if (s->ctr)
+		container_kill(s->ctr); /* again: a client killed mid-create may have left one behind */
+	hard_kill(s);
 	check_disk(s);
 	int ws = s->wait_status;
 	int code;
@@ -1186,6 +1242,8 @@ on_child_gone(struct slot *s)
 			say(s, "INFO", "Process terminated by user\n");
 		else if (s->setup_failed && code == RUNNER_EXIT_SETUP_FAILED)
 			say(s, "INFO", "Process failed, exit code %d: %s\n", code, s->setup_reason);
+		else if (s->ctr_reason)
+			say(s, "INFO", "Process failed, exit code %d: %s\n", code, s->ctr_reason);
 		else
 			say(s, "INFO", "Process failed, exit code %d\n", code);
 		break;
@@ -1234,6 +1292,9 @@ earn_final(struct slot *s)
 		} else if (s->setup_failed && code == RUNNER_EXIT_SETUP_FAILED) {
 			ep = "tasks.failed";
 			reason = xstrdup(s->setup_reason);
+		} else if (s->ctr_reason) {
+			ep = "tasks.failed";
+			reason = xstrdup(s->ctr_reason);
 		} else {
 			ep = "tasks.failed";
 			reason = xasprintf("worker execution exit code %d", code);
@@ -1453,6 +1514,11 @@ recover_one(struct agent_ctx *ctx, const char *state_path)
 	json_int_t off = json_integer_value(json_object_get(st, "offset"));
 	s->confirmed = off > 0 ? (uint64_t)off : 0;
 	pid_t pgid = (pid_t)json_integer_value(json_object_get(st, "pgid"));
+	const json_t *ctr = json_object_get(st, "container");
+	char *ctr_name = json_string_value(json_object_get(ctr, "name"))
+	                     ? xstrdup(json_string_value(json_object_get(ctr, "name"))) : NULL;
+	char *ctr_engine = json_string_value(json_object_get(ctr, "engine"))
+	                       ? xstrdup(json_string_value(json_object_get(ctr, "engine"))) : NULL;
 	/* A task that had ended before its agent went keeps the status its exit earned. */
 	int earned = json_object_get(st, "exit_code") != NULL;
 	const char *fe = json_string_value(json_object_get(st, "final_status"));
@@ -1475,6 +1541,15 @@ recover_one(struct agent_ctx *ctx, const char *state_path)
 		pgid = 0;
 	if (killtree_kill(pgid, s->cgroup, TASK_ENV_MARKER, task, SIGKILL, 0) < 0)
 		log_warn("task %s: some of its processes could not be killed", task);
+	if (ctr_name && ctr_engine && strchr(ctr_engine, ' ') == NULL) {
+		log_info("task %s: removing its container %s", task, ctr_name);
+		container_remove_by_name(ctr_engine, ctr_name);
+	}
+	free(ctr_name);
+	free(ctr_engine);
+	char *io = xasprintf("%s/%s.docker", dir, task);
+	rm_rf(io);
+	free(io);
 
 	s->sh = xmalloc(sizeof *s->sh);
 	const json_t *root = ctx->cfg ? ctx->cfg->root : NULL;
@@ -1587,5 +1662,8 @@ slot_recover_orphans(struct agent_ctx *ctx)
 		free(names[i]);
 	}
 	free(names);
+	/* containers of dead agents that no state file named (their tasks were finalised above) */
+	if (ctx->container)
+		container_sweep_orphans(ctx);
 	return 0;
 }

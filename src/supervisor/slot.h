@@ -7,6 +7,9 @@
  * requirements, commit), ping, poll for abort, kill the whole tree on abort, and set the final
  * status from the exit code. Durable state (spool path, offset, pids) lives in a small state file
  * so a restarted agent can finish an orphaned task (slot_recover_orphans).
+ * In docker mode (ctx->container) the same slot runs the task in a container: the runner places
+ * the code on the host and execs the engine's `run` (container.h holds the few hooks: prepare,
+ * client env, kill, exit reason, orphan sweep), so logs, abort and status work as for a local task.
  *
  * No call here blocks for long: API calls made from slot_tick carry a deadline, and a failed log
  * shipment is retried on a later tick with jittered back-off. Owner: slot.c (+ shipper.c,
@@ -38,6 +41,7 @@ struct agent_ctx {
 	int kill_signal;          /* agent.kill_signal (SIGTERM) */
 	int kill_grace_sec;       /* agent.kill_grace_sec (10) */
 	volatile sig_atomic_t *cancel; /* set by SIGTERM/SIGINT: API retries stop */
+	struct container_mode *container; /* docker/podman mode (container.h), or NULL: local runner */
 };
 
 enum slot_state {
@@ -49,6 +53,7 @@ enum slot_state {
 };
 
 struct slot;
+struct container_mode;
 
 struct slot *slot_new(struct agent_ctx *ctx, int index);
 void slot_free(struct slot *s);
