@@ -5,7 +5,7 @@ set -eu
 
 PKGS="build-essential pkg-config libcurl4-openssl-dev libjansson-dev libmicrohttpd-dev libsqlite3-dev
 libssl-dev libcmocka-dev python3 python3-venv python3-pytest python3-requests git clang
-libclang-rt-dev procps python3-pytest-timeout time python3-yaml openssl"
+libclang-rt-dev procps python3-pytest-timeout time python3-yaml openssl podman"
 
 missing=""
 for p in $PKGS; do

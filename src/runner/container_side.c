@@ -137,35 +137,42 @@ run_visible(char *const argv[], char *const envp[])
 	return ok ? 0 : -1;
 }
 
+/* 0: no python3; 1: python3 runs but lacks venv/ensurepip; 2: python3 with venv (one start). */
 static int
-python_runs(void)
+python_state(void)
 {
 	char *p = find_prog("python3");
 	if (!p)
 		return 0;
-	char *const argv[] = {p, (char *)(uintptr_t) "-c", (char *)(uintptr_t) "import sys", NULL};
+	char *const argv[] = {p, (char *)(uintptr_t) "-c",
+	                      (char *)(uintptr_t) "import sys\ntry:\n import venv, ensurepip\nexcept ImportError:\n sys.exit(3)",
+	                      NULL};
 	struct proc_opts o = {.out_fd = -1, .timeout_ms = 60000};
 	struct proc_result r;
-	int ok = proc_run(argv, &o, &r) == 0 && proc_ok(&r);
+	int ran = proc_run(argv, &o, &r) == 0 && r.exited;
+	int st = ran && r.exit_code == 0 ? 2 : (ran && r.exit_code == 3 ? 1 : 0);
 	proc_result_free(&r);
 	free(p);
-	return ok;
+	return st;
 }
 
-/* Does python3 have the venv module (with ensurepip)? */
+/* Does the task ask for OpenCV (its requirements, or a requirements.txt of its code)? */
 static int
-python_has_venv(void)
+wants_opencv(const json_t *task, const char *const *dirs)
 {
-	char *p = find_prog("python3");
-	if (!p)
-		return 0;
-	char *const argv[] = {p, (char *)(uintptr_t) "-c", (char *)(uintptr_t) "import venv, ensurepip", NULL};
-	struct proc_opts o = {.out_fd = -1, .timeout_ms = 60000};
-	struct proc_result r;
-	int ok = proc_run(argv, &o, &r) == 0 && proc_ok(&r);
-	proc_result_free(&r);
-	free(p);
-	return ok;
+	const json_t *req = json_object_get(json_object_get(task, "script"), "requirements");
+	char *text = req ? json_dumps(req, JSON_COMPACT) : NULL;
+	int hit = text && strcasestr(text, "opencv") != NULL;
+	free(text);
+	for (size_t i = 0; !hit && dirs && dirs[i]; i++) {
+		char *path = xasprintf("%s/requirements.txt", dirs[i]);
+		size_t len = 0;
+		char *body = read_file(path, 1u << 20, &len);
+		hit = body && strcasestr(body, "opencv") != NULL;
+		free(body);
+		free(path);
+	}
+	return hit;
 }
 
 /* Missing Debian packages of the space-separated list (dpkg-query). Caller frees. */
@@ -258,8 +265,8 @@ install_packages(const char *apt_list, const char *rpm_list, const char *apk_lis
 }
 
 int
-incontainer_prepare(const json_t *task, int need_python, int *have_python, char *reason,
-                    size_t reasonlen)
+incontainer_prepare(const json_t *task, const char *const *code_dirs, int need_python, int *have_python,
+                    char *reason, size_t reasonlen)
 {
 	const json_t *c = json_object_get(task, "_container");
 	reason[0] = '\0';
@@ -294,15 +301,18 @@ incontainer_prepare(const json_t *task, int need_python, int *have_python, char 
 	/* 2. system packages the agent was asked for (CLEARML_APT_INSTALL, opencv libs) */
 	struct buf apt;
 	buf_init(&apt, 65536);
-	const char *extra = json_string_value(json_object_get(c, "apt_install"));
-	if (extra && *extra)
+	/* agent.docker_install_opencv_libs: only for tasks that use OpenCV (upstream: every task) */
+	const char *extra = json_is_true(json_object_get(c, "opencv_libs")) && wants_opencv(task, code_dirs)
+	                        ? "libsm6 libxext6 libxrender-dev libglib2.0-0" : NULL;
+	if (extra)
 		buf_puts(&apt, extra);
 	const char *envapt = getenv("CLEARML_APT_INSTALL");
 	if (envapt && *envapt)
 		buf_printf(&apt, " %s", envapt);
 	buf_append(&apt, "", 1);
-	int py = python_runs();
-	int venv_ok = py && python_has_venv();
+	int pst = python_state();
+	int py = pst > 0;
+	int venv_ok = pst == 2;
 	if (need_python && !venv_ok) {
 		printf("The image has no usable python3%s: installing one\n", py ? " venv module" : "");
 		fflush(stdout);
@@ -311,8 +321,9 @@ incontainer_prepare(const json_t *task, int need_python, int *have_python, char 
 		           envapt ? envapt : "");
 		buf_append(&apt, "", 1);
 		char r[256];
+		r[0] = '\0';
 		if (install_packages(apt.data, "python3 python3-pip", "python3 py3-pip", r, sizeof r) < 0 ||
-		    !python_runs()) {
+		    python_state() == 0) {
 			snprintf(reason, reasonlen, "the image has no usable python3 and it could not be installed: %s",
 			         r[0] ? r : "python3 still does not run");
 			buf_free(&apt);

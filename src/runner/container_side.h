@@ -14,7 +14,8 @@
  * incontainer_exec_init execs the task, staying PID 1 of the container as a minimal init when it
  * is PID 1 (signals forwarded to the task, orphans reaped), so a plain SIGTERM reaches the task.
  * The task's "_container" key (set by the supervisor) carries: {"image", "setup_shell_script",
- * "extra_shell_script": [str], "apt_install": "pkg …"}. Owner: container_side.c.
+ * "extra_shell_script": [str], "opencv_libs": bool}; code_dirs (NULL-terminated) are where a
+ * requirements.txt may name OpenCV. Owner: container_side.c.
  */
 #ifndef CLEARML_RUNNER_CONTAINER_SIDE_H
 #define CLEARML_RUNNER_CONTAINER_SIDE_H
@@ -27,8 +28,8 @@ int runner_launch_exec(const char *launch_file, char *reason, size_t reasonlen);
 
 /* Container side, before the Python environment. need_python: the task runs python. 0, or -1
  * with reason filled (the task fails with it). *have_python is set to whether python3 runs. */
-int incontainer_prepare(const json_t *task, int need_python, int *have_python, char *reason,
-                        size_t reasonlen);
+int incontainer_prepare(const json_t *task, const char *const *code_dirs, int need_python,
+                        int *have_python, char *reason, size_t reasonlen);
 
 /* Exec argv with envp; as PID 1, fork it and act as init. Returns only on failure (errno). As
  * init it never returns: it exits with the task's status (128 + signal when killed). */

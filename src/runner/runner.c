@@ -635,7 +635,8 @@ runner_run(const struct runner_args *args, const json_t *config_root, const json
 	if (a->in_container) {
 		char reason[512];
 		int have_py = 0;
-		if (incontainer_prepare(task, kind == TASK_BIN_PYTHON, &have_py, reason, sizeof reason) < 0) {
+		const char *dirs[] = {st.repo_root ? st.repo_root : st.script_dir, st.script_dir, NULL};
+		if (incontainer_prepare(task, dirs, kind == TASK_BIN_PYTHON, &have_py, reason, sizeof reason) < 0) {
 			rc = fail_task(&st, reason, reason);
 			goto out;
 		}

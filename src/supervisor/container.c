@@ -649,14 +649,9 @@ container_prepare(struct agent_ctx *ctx, const struct container_task *t, char *r
 		goto fail;
 	}
 	/* the task JSON for the runners, with what the container side needs */
-	struct buf apt;
-	buf_init(&apt, 65536);
-	if (cfg_bool(root, "agent.docker_install_opencv_libs", 1))
-		buf_puts(&apt, "libsm6 libxext6 libxrender-dev libglib2.0-0");
-	buf_append(&apt, "", 1);
-	json_t *cj = json_pack("{s:s,s:s,s:o,s:s}", "image", c->image, "setup_shell_script", setup ? setup : "",
-	                       "extra_shell_script", json_array(), "apt_install", apt.data);
-	buf_free(&apt);
+	json_t *cj = json_pack("{s:s,s:s,s:o,s:b}", "image", c->image, "setup_shell_script", setup ? setup : "",
+	                       "extra_shell_script", json_array(), "opencv_libs",
+	                       cfg_bool(root, "agent.docker_install_opencv_libs", 1));
 	char **ess = cfg_list(root, "agent.extra_docker_shell_script");
 	for (size_t i = 0; ess[i]; i++)
 		json_array_append_new(json_object_get(cj, "extra_shell_script"), json_string(ess[i]));
