@@ -458,6 +458,65 @@ random_lower(size_t n)
 	return s;
 }
 
+/* build --docker: the container's environment (-e switches of the arguments, the agent's own
+ * variables) goes to <io>/build.env, which the runner exports (--env-file), instead of into the
+ * container's config, which `commit` would copy into the image. `--env-file` switches are read
+ * into it too. */
+static int
+image_build_env(struct container *c, struct dargs *args, const struct dargs *env, struct buf *notes)
+{
+	struct buf b;
+	buf_init(&b, 1u << 20);
+	struct dargs keep = {0};
+	for (size_t i = 0; i < env->n; i++)
+		buf_printf(&b, "%s\n", env->v[i]);
+	for (size_t i = 0; i < args->n; i++) {
+		const char *a = args->v[i];
+		int is_env = 0, is_file = 0;
+		const char *val = NULL;
+		if (a[0] == '-' && a[1] == '-') {
+			char name[64];
+			const char *sw = docker_switch_name(a, name, sizeof name);
+			is_env = sw && strcmp(sw, "env") == 0;
+			is_file = sw && strcmp(sw, "env-file") == 0;
+			const char *eq = strchr(a, '=');
+			if ((is_env || is_file))
+				val = eq ? eq + 1 : (i + 1 < args->n ? args->v[++i] : NULL);
+		} else if (a[0] == '-' && a[1] == 'e') { /* -e K=V, -eK=V, -e=K=V */
+			is_env = 1;
+			val = a[2] ? (a[2] == '=' ? a + 3 : a + 2) : (i + 1 < args->n ? args->v[++i] : NULL);
+		}
+		if (!is_env && !is_file) {
+			dargs_push(&keep, a);
+			continue;
+		}
+		if (!val)
+			continue;
+		if (is_file) {
+			size_t len = 0;
+			char *text = read_file(val, 1u << 20, &len);
+			if (text)
+				buf_printf(notes, "INFO: build: variables of --env-file %s go to the build only\n", val);
+			if (text)
+				buf_printf(&b, "%s\n", text);
+			free(text);
+		} else if (strchr(val, '=')) {
+			buf_printf(&b, "%s\n", val);
+		} else {
+			const char *v = getenv(val);
+			if (v)
+				buf_printf(&b, "%s=%s\n", val, v);
+		}
+	}
+	dargs_free(args);
+	*args = keep;
+	char *path = xasprintf("%s/build.env", c->io_dir);
+	int rc = write_file_atomic(path, b.data ? b.data : "", b.len, 0600);
+	free(path);
+	buf_free(&b);
+	return rc;
+}
+
 struct container *
 container_prepare(struct agent_ctx *ctx, const struct container_task *t, char *reason, size_t rlen)
 {
@@ -517,7 +576,7 @@ container_prepare(struct agent_ctx *ctx, const struct container_task *t, char *r
 		}
 	}
 	free(timg_own);
-	if (write_back && ctx->api)
+	if (write_back && ctx->api && !t->image_build) /* build --docker changes nothing on the task */
 		write_back_container(ctx, t->task_id, c->image, &img_args, setup);
 
 	/* agent arguments, templates, filters, forbidden switches, merge, ports (§6.5, v3 §9) */
@@ -666,7 +725,9 @@ container_prepare(struct agent_ctx *ctx, const struct container_task *t, char *r
 		goto fail;
 	}
 	char *rnd = random_lower(64);
-	c->name = docker_container_name(cfg_str(root, "agent.docker_container_name_format", NULL), t->task_id,
+	/* a build never shares (and its clean-up never removes) a running task's container name */
+	c->name = docker_container_name(t->image_build ? "clearml-build-{task_id}"
+	                                : cfg_str(root, "agent.docker_container_name_format", NULL), t->task_id,
 	                                t->worker_id, rnd);
 	free(rnd);
 
@@ -715,10 +776,26 @@ container_prepare(struct agent_ctx *ctx, const struct container_task *t, char *r
 		dargs_push(&env_names, "CLEARML_AUTH_TOKEN");
 		dargs_pushf(&c->secret_kv, "CLEARML_AUTH_TOKEN=%s", tok);
 	}
+	if (t->image_build && image_build_env(c, &merged, &env, &notes) < 0) {
+		snprintf(reason, rlen, "cannot write the build environment file: %s", strerror(errno));
+		free(cbuild);
+		dargs_free(&labels);
+		dargs_free(&env);
+		dargs_free(&env_names);
+		goto fail;
+	}
+	if (t->image_build) { /* nothing of these may end up in the committed image's config */
+		dargs_free(&labels);
+		dargs_free(&env);
+		dargs_free(&env_names);
+		dargs_free(&c->secret_kv);
+	}
 	add_mount(&mounts, &notes, c->io_dir, C_IO, 0, 0);
-	add_mount(&mounts, &notes, m->runner_bin, C_RUNNER, 1, 0);
-	add_mount(&mounts, &notes, c->host_build, cbuild, 0, 1);
-	if (mounts.n < 3) {
+	if (!t->image_build) { /* build --docker copies the runner and the code in instead */
+		add_mount(&mounts, &notes, m->runner_bin, C_RUNNER, 1, 0);
+		add_mount(&mounts, &notes, c->host_build, cbuild, 0, 1);
+	}
+	if (mounts.n < (t->image_build ? 1u : 3u)) {
 		snprintf(reason, rlen, "the task's files cannot be mounted into the container "
 		         "(CLEARML_AGENT_K8S_HOST_MOUNT does not cover them)");
 		free(cbuild);
@@ -768,10 +845,17 @@ container_prepare(struct agent_ctx *ctx, const struct container_task *t, char *r
 	dargs_push(&cmd, "--result-file");
 	dargs_push(&cmd, C_IO "/result.json");
 	dargs_push(&cmd, "--build-dir");
-	dargs_push(&cmd, cbuild);
+	dargs_push(&cmd, t->image_build ? CONTAINER_IMAGE_BUILD : cbuild);
 	dargs_push(&cmd, "--code-file");
 	dargs_push(&cmd, C_IO "/code.json");
 	dargs_push(&cmd, "--in-container");
+	if (t->image_build) {
+		dargs_push(&cmd, "--build-only");
+		dargs_push(&cmd, "--venv-dir");
+		dargs_push(&cmd, CONTAINER_IMAGE_VENV);
+		dargs_push(&cmd, "--env-file");
+		dargs_push(&cmd, C_IO "/build.env");
+	}
 	for (int i = 0; o && i < o->optimization && i < 4; i++)
 		dargs_push(&cmd, "-O");
 	if (o && o->log_level) {
@@ -843,6 +927,7 @@ fail:
 }
 
 const char *container_name(const struct container *c) { return c->name; }
+const char *container_image(const struct container *c) { return c->image; }
 const char *container_engine_bin(const struct container *c) { return c->m->engine_bin; }
 const char *container_task_file(const struct container *c) { return c->task_file; }
 const char *container_result_file(const struct container *c) { return c->result_file; }
