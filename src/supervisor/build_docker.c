@@ -29,9 +29,12 @@
  * Size and layers of the result are printed.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "proc.h"
@@ -44,6 +47,82 @@
 
 #define ENGINE_MS 120000
 #define PULL_MS 900000
+
+/* SIGINT/SIGTERM: the build container is removed at once (fork + execve of `<engine> rm -f`, both
+ * async-signal-safe), which ends whatever engine command is waiting on it; the flag sends the
+ * normal flow to its clean-up (the io folder with build.env, the placed code). */
+static volatile sig_atomic_t bd_interrupted;
+static char *bd_rm_argv[5];
+extern char **environ;
+
+static void
+bd_on_signal(int sig)
+{
+	int saved = errno;
+	(void)sig;
+	bd_interrupted = 1;
+	if (bd_rm_argv[0]) {
+		pid_t p = fork();
+		if (p == 0) {
+			int fd = open("/dev/null", O_WRONLY);
+			if (fd >= 0) {
+				dup2(fd, 1);
+				dup2(fd, 2);
+			}
+			execve(bd_rm_argv[0], bd_rm_argv, environ);
+			_exit(127);
+		}
+		if (p > 0)
+			while (waitpid(p, NULL, 0) < 0 && errno == EINTR)
+				;
+	}
+	errno = saved;
+}
+
+/* prog's path on PATH (prog itself when it has a '/' or is not found). Caller frees. */
+static char *
+path_lookup(const char *prog)
+{
+	const char *path = getenv("PATH");
+	if (strchr(prog, '/') || path == NULL)
+		return xstrdup(prog);
+	char *copy = xstrdup(path), *save = NULL;
+	char *found = NULL;
+	for (char *d = strtok_r(copy, ":", &save); d && !found; d = strtok_r(NULL, ":", &save)) {
+		char *cand = xasprintf("%s/%s", *d ? d : ".", prog);
+		if (access(cand, X_OK) == 0)
+			found = cand;
+		else
+			free(cand);
+	}
+	free(copy);
+	return found ? found : xstrdup(prog);
+}
+
+static void
+bd_signals(const char *engine_path, const char *name)
+{
+	bd_rm_argv[0] = (char *)(uintptr_t)engine_path;
+	bd_rm_argv[1] = (char *)(uintptr_t) "rm";
+	bd_rm_argv[2] = (char *)(uintptr_t) "-f";
+	bd_rm_argv[3] = (char *)(uintptr_t)name;
+	bd_rm_argv[4] = NULL;
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = bd_on_signal;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = SA_RESTART;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
+
+static void
+bd_signals_off(void)
+{
+	signal(SIGINT, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
+	bd_rm_argv[0] = NULL;
+}
 
 /* Run an engine command; its output captured into *out (may be NULL). 0 when it exited 0. */
 static int
@@ -191,7 +270,7 @@ build_docker(const struct cli_opts *o, struct config *cfg)
 	struct agent_ctx ctx;
 	memset(&ctx, 0, sizeof ctx);
 	char *task_id = NULL, *tmp = NULL, *name = NULL, *bundle = NULL, *task_file = NULL;
-	char *created_name = NULL;
+	char *created_name = NULL, *engine_path = NULL;
 	json_t *task = NULL, *tj = NULL, *launch = NULL, *result = NULL, *ctask = NULL;
 	struct container *c = NULL;
 	char **exec_argv = NULL;
@@ -252,6 +331,8 @@ build_docker(const struct cli_opts *o, struct config *cfg)
 		fprintf(stderr, "\nclearml_agent: ERROR: %s\n", reason);
 		goto out;
 	}
+	engine_path = path_lookup(engine_bin);
+	bd_signals(engine_path, container_name(c));
 	json_error_t je;
 	launch = json_load_file(container_launch_file(c), 0, &je);
 	const json_t *ex = json_object_get(launch, "exec");
@@ -286,7 +367,7 @@ build_docker(const struct cli_opts *o, struct config *cfg)
 	json_decref(pj);
 
 	/* 3. create, copy in, start */
-	if (run_pre(launch) < 0)
+	if (bd_interrupted || run_pre(launch) < 0)
 		goto out;
 	exec_argv = xcalloc(n + 1, sizeof *exec_argv);
 	for (size_t i = 0; i < n; i++)
@@ -316,6 +397,8 @@ build_docker(const struct cli_opts *o, struct config *cfg)
 	}
 	free(out);
 	created_name = xstrdup(container_name(c));
+	if (bd_interrupted)
+		goto out;
 	char *dst_root = xasprintf("%s:" CONTAINER_IMAGE_ROOT "/", created_name);
 	char *dst_build = xasprintf("%s:" CONTAINER_IMAGE_BUILD "/", created_name);
 	char *src_bundle = xasprintf("%s/.", bundle);
@@ -349,6 +432,10 @@ build_docker(const struct cli_opts *o, struct config *cfg)
 	proc_result_free(&sr);
 	result = json_load_file(container_result_file(c), 0, &je);
 	const char *status = json_string_value(json_object_get(result, "status"));
+	if (bd_interrupted) {
+		fprintf(stderr, "\nclearml_agent: ERROR: interrupted: no image was tagged %s\n", name);
+		goto out;
+	}
 	if (!started_ok || status == NULL || strcmp(status, "ready") != 0) {
 		const char *why = json_string_value(json_object_get(result, "status_reason"));
 		fprintf(stderr, "\nclearml_agent: ERROR: building the environment of task %s in image %s failed: %s\n"
@@ -393,10 +480,11 @@ build_docker(const struct cli_opts *o, struct config *cfg)
 	free(entry);
 	free(cmd);
 	out = NULL;
-	int committed = engine(commit.v, PULL_MS, &out) == 0;
+	int committed = !bd_interrupted && engine(commit.v, PULL_MS, &out) == 0;
 	dargs_free(&commit);
 	if (!committed) {
-		fprintf(stderr, "\nclearml_agent: ERROR: %s commit failed: %s\n", engine_bin, trimmed(out));
+		fprintf(stderr, "\nclearml_agent: ERROR: %s commit failed: %s\n", engine_bin,
+		        out ? trimmed(out) : "interrupted");
 		free(out);
 		goto out;
 	}
@@ -421,6 +509,10 @@ out:
 		container_remove_by_name(ctx.container ? ctx.container->engine_bin : "docker", created_name);
 		free(created_name);
 	}
+	bd_signals_off();
+	free(engine_path);
+	if (bd_interrupted && rc == 0)
+		rc = 1;
 	if (exec_argv) {
 		for (size_t i = 0; exec_argv[i]; i++)
 			free(exec_argv[i]);

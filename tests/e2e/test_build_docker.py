@@ -228,3 +228,37 @@ def test_build_docker_errors_tag_nothing(server, api, tmp_path, pkg_index, built
     rc, out = build(server, tmp_path, pkg_index, ["--id", t, "--docker", "--target", "Bad Name"])
     assert rc == 2 and "not a valid image name" in out
     assert task(api, t)["status"] == "created" and api.task_log(t) == []
+
+
+def test_interrupted_build_leaves_nothing(server, api, tmp_path, pkg_index, built):  # noqa: F811
+    """SIGTERM while the build container works (here: the task's setup script sleeping): the
+    container goes at once, nothing is tagged, the build's temporary files (build.env) go too."""
+    import signal
+    import time
+    need_engine()
+    t = repo_task(api, tmp_path, container={"image": "", "setup_shell_script": "sleep 120"},
+                  name="slow")
+    name = built.name(tmp_path, "interrupted")
+    conf = docker_conf(server, tmp_path, index=pkg_index)
+    env = pkg_index.env(fast_env(tmp_path, FILE_PROTOCOL_ENV))
+    p = subprocess.Popen([os.path.join(os.environ.get("CLEARML_BUILD_DIR", "build"), "clearml-agent"),
+                          "--config-file", conf, "build", "--id", t, "--docker",
+                          f"{BOOKWORM} --pull=never", "--target", name],
+                         env=agent_env(tmp_path, env), stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT)
+    try:
+        wait_for(lambda: docker("ps", "--filter", f"name=clearml-build-{t}", "-q").stdout.strip(),
+                 timeout=120, what="the build container running")
+        time.sleep(0.5)
+        p.send_signal(signal.SIGTERM)
+        out, _ = p.communicate(timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    out = out.decode(errors="replace")
+    assert p.returncode == 1, out[-3000:]
+    assert "interrupted" in out
+    assert not image_exists(name) and not build_containers()
+    tmpdir = tmp_path / "agent-tmp"
+    assert not [f for f in os.listdir(tmpdir) if f.startswith(".clearml_build")]
