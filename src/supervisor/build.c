@@ -272,7 +272,7 @@ cmd_build(const struct cli_opts *o, struct config *cfg)
 		fprintf(stderr, "clearml-agent build: error: the following arguments are required: --id\n");
 		return 2;
 	}
-	if (o->docker)
+	if (o->docker || o->podman)
 		return build_docker(o, cfg);
 	if (o->entry_point || o->force_docker) {
 		fprintf(stderr, "clearml-agent build: error: --entry-point and --force-docker need --docker\n");

@@ -40,6 +40,7 @@
 #include "proc.h"
 #include "runner/runner.h"
 #include "runner/vcs.h"
+#include "runner/venv_cache.h"
 #include "supervisor/agent_ctx.h"
 #include "supervisor/build.h"
 #include "supervisor/container.h"
@@ -399,23 +400,23 @@ build_docker(const struct cli_opts *o, struct config *cfg)
 	created_name = xstrdup(container_name(c));
 	if (bd_interrupted)
 		goto out;
-	char *dst_root = xasprintf("%s:" CONTAINER_IMAGE_ROOT "/", created_name);
-	char *dst_build = xasprintf("%s:" CONTAINER_IMAGE_BUILD "/", created_name);
-	char *src_bundle = xasprintf("%s/.", bundle);
-	char *src_build = xasprintf("%s/.", container_host_build_dir(c));
-	char *cp1[] = {(char *)(uintptr_t)engine_bin, (char *)(uintptr_t) "cp", src_bundle, dst_root, NULL};
-	char *cp2[] = {(char *)(uintptr_t)engine_bin, (char *)(uintptr_t) "cp", src_build, dst_build, NULL};
+	/* one tree .clearml_agent (bundle + placed code, hard links) copied into "/", which exists in
+	 * every image: engines differ on creating a missing destination */
+	char *stage = xasprintf("%s/stage/" ".clearml_agent", tmp);
+	char *stage_build = xasprintf("%s/build", stage);
+	char *stage_parent = path_dirname(stage);
+	int cp_ok = mkdir_p(stage_parent, 0700) == 0 && tree_link(bundle, stage, NULL) == 0 && tree_link(container_host_build_dir(c), stage_build, NULL) == 0;
+	char *dst = xasprintf("%s:/", created_name);
+	char *cp[] = {(char *)(uintptr_t)engine_bin, (char *)(uintptr_t) "cp", stage, dst, NULL};
 	out = NULL;
-	int cp_ok = engine(cp1, ENGINE_MS, &out) == 0;
-	if (cp_ok) {
-		free(out);
-		out = NULL;
-		cp_ok = engine(cp2, ENGINE_MS, &out) == 0;
-	}
-	free(dst_root);
-	free(dst_build);
-	free(src_bundle);
-	free(src_build);
+	if (!cp_ok)
+		out = xasprintf("cannot stage %s: %s", stage, strerror(errno));
+	else
+		cp_ok = engine(cp, ENGINE_MS, &out) == 0;
+	free(stage);
+	free(stage_parent);
+	free(stage_build);
+	free(dst);
 	if (!cp_ok) {
 		fprintf(stderr, "\nclearml_agent: ERROR: copying into the build container failed: %s\n", trimmed(out));
 		free(out);

@@ -262,3 +262,41 @@ def test_interrupted_build_leaves_nothing(server, api, tmp_path, pkg_index, buil
     assert not image_exists(name) and not build_containers()
     tmpdir = tmp_path / "agent-tmp"
     assert not [f for f in os.listdir(tmpdir) if f.startswith(".clearml_build")]
+
+
+def test_podman_builds_and_runs_the_image(server, api, tmp_path, pkg_index):  # noqa: F811
+    """The same with podman as the engine (`build --podman`, then `podman run`)."""
+    from docker_helper import engine_ok
+    why = engine_ok("podman")
+    if why:
+        pytest.skip(f"podman cannot run here: {why}")
+    image = "localhost/" + BOOKWORM
+    if subprocess.run(["podman", "image", "exists", image]).returncode != 0:
+        need_engine()
+        subprocess.run(f"docker save {BOOKWORM} | podman load -q", shell=True, check=True, timeout=300)
+    # as in test_docker: without CAP_SYS_RESOURCE podman's default rlimits are refused
+    extra = []
+    for attempt in ([], ["--ulimit", "nofile=4096:4096", "--ulimit", "nproc=4096:4096"]):
+        probe = subprocess.run(["podman", "run", "--rm"] + attempt + [image, "true"],
+                               capture_output=True, text=True, timeout=120)
+        if probe.returncode == 0:
+            extra = attempt
+            break
+    else:
+        pytest.skip("podman cannot start containers here: " + probe.stderr.strip()[-300:])
+    t = repo_task(api, tmp_path)
+    name = f"localhost/clearml-build-test-{os.path.basename(str(tmp_path)).lower()}"
+    try:
+        rc, out = build(server, tmp_path, pkg_index,
+                        ["--id", t, "--podman", " ".join([image, "--pull=never"] + extra),
+                         "--target", name, "--entry-point", "reuse_task"])
+        assert rc == 0, out[-5000:]
+        assert f"Image {name}:" in out
+        r = subprocess.run(["podman", "run", "--rm", "--network", "host"] + extra
+                           + ["-v", f"{server.conf}:/root/clearml.conf:ro", name],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=300)
+        assert r.returncode == 0, r.stdout.decode(errors="replace")[-4000:]
+        assert task(api, t)["status"] == "completed"
+        assert "VERSION from-the-diff" in api.task_log_text(t)
+    finally:
+        subprocess.run(["podman", "rmi", "-f", name], capture_output=True, timeout=120)
