@@ -158,6 +158,9 @@ fuzz:
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 0755 $(PROGRAMS) $(DESTDIR)$(PREFIX)/bin/
+	install -d $(DESTDIR)$(PREFIX)/lib/clearml-agent
+	rm -rf $(DESTDIR)$(PREFIX)/lib/clearml-agent/bundle
+	cp -a $(BUILD)/agent-bundle $(DESTDIR)$(PREFIX)/lib/clearml-agent/bundle
 
 clean:
 	rm -rf build build-san

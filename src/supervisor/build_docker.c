@@ -150,7 +150,8 @@ trimmed(char *s)
 	return s;
 }
 
-/* The agent bundle next to our executable (make builds it), or CLEARML_AGENT_BUNDLE_DIR. */
+/* The agent bundle: CLEARML_AGENT_BUNDLE_DIR, else next to our executable (build/agent-bundle,
+ * as make leaves it), else <prefix>/lib/clearml-agent/bundle (make install). */
 static char *
 bundle_dir(const struct agent_ctx *ctx)
 {
@@ -159,6 +160,12 @@ bundle_dir(const struct agent_ctx *ctx)
 		return xstrdup(env);
 	char *dir = path_dirname(ctx->self_exe ? ctx->self_exe : "/usr/local/bin/clearml-agent");
 	char *b = xasprintf("%s/agent-bundle", dir);
+	char *probe = xasprintf("%s/bin/clearml-agent", b);
+	if (access(probe, X_OK) != 0) {
+		free(b);
+		b = xasprintf("%s/../lib/clearml-agent/bundle", dir);
+	}
+	free(probe);
 	free(dir);
 	return b;
 }
