@@ -203,12 +203,22 @@ def test_base_image_serves_a_docker_mode_task_with_nothing_to_install(server, ap
 
 def test_build_docker_errors_tag_nothing(server, api, tmp_path, pkg_index, built):  # noqa: F811
     need_engine()
-    t = repo_task(api, tmp_path)
+    # the task's own container wins (spec §6.2): here an image that does not exist
+    t = repo_task(api, tmp_path, container={"image": "jobagent-test:no-such-tag",
+                                            "arguments": "--pull=never"})
     name = built.name(tmp_path, "missing")
-    rc, out = build(server, tmp_path, pkg_index, ["--id", t, "--docker",
-                                                  "jobagent-test:no-such-tag --pull=never", "--target", name])
+    rc, out = build(server, tmp_path, pkg_index, ["--id", t, "--docker", f"{BOOKWORM} --pull=never",
+                                                  "--target", name])
     assert rc == 1 and "not found or could not be pulled" in out, out[-3000:]
+    assert "jobagent-test:no-such-tag" in out
     assert not image_exists(name) and not build_containers()
+    # --force-docker: the agent's image instead, and the task's container is not rewritten
+    forced = built.name(tmp_path, "forced")
+    rc, out = build(server, tmp_path, pkg_index, ["--id", t, "--docker", f"{BOOKWORM} --pull=never",
+                                                  "--force-docker", "--target", forced])
+    assert rc == 0, out[-3000:]
+    assert image_exists(forced)
+    assert task(api, t)["container"]["image"] == "jobagent-test:no-such-tag"
     # a failed environment: no image, no container left
     bad = repo_task(api, tmp_path, requirements="tinyalpha==9.9\n", name="unbuildable")
     name = built.name(tmp_path, "failed")
