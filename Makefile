@@ -1,5 +1,6 @@
 # ClearML Agent in C — plain Makefile.
-#   make                 build build/clearml-agent, build/clearml-server-lite, build/clearml-task
+#   make                 build build/clearml-agent, build/clearml-server-lite, build/clearml-task,
+#                        build/clearml-agent-runner (static: mounted into docker-mode containers)
 #   make test            install what is missing, build, run unit (cmocka) + end-to-end (pytest) tests
 #   make SANITIZE=1 test the same under AddressSanitizer + UBSan (objects in build-san/)
 #   make demo            the main job: server-lite + agent + a sample task

@@ -97,8 +97,10 @@ def runner_container_argv(tmp):
     (io / "task.json").write_text(json.dumps({"id": "b" * 32, "script": {
         "binary": "python3", "entry_point": "script.py", "working_dir": ".", "diff": "pass\n"}}))
     (io / "code.json").write_text(json.dumps({"repo_root": None, "script_dir": "code", "entry": "script.py"}))
-    (io / "clearml.conf").write_text(json.dumps({"agent": {"venvs_cache": {"path": None}}}))
+    (io / "clearml.conf").write_text(json.dumps({"agent": {"venvs_cache": {"path": "/root/.clearml/venvs-cache"}}}))
+    (tmp / "rcache").mkdir(exist_ok=True)
     return ["docker", "run", "--rm", "--network", "none", "-v", f"{io}:/io",
+            "-v", f"{tmp / 'rcache'}:/root/.clearml/venvs-cache",
             "-v", f"{binary('clearml-agent-runner')}:/r:ro", "-v", f"{build}:/root/.clearml/venvs-builds",
             BOOKWORM, "/r", "--config-file", "/io/clearml.conf", "--task-file", "/io/task.json",
             "--result-file", "/io/result.json", "--build-dir", "/root/.clearml/venvs-builds",

@@ -4,6 +4,7 @@
 # Images (all built offline, nothing pulled from a registry):
 #   jobagent-test:bookworm  Debian 12 minbase + python3 + python3-venv (debootstrap + docker import)
 #   jobagent-test:busybox   busybox only: a shell, no Python, no package manager
+#   jobagent-test:nopython  the Debian image without python, with a local apt repo holding it
 # Recipe: ../shared/spec/containers.md. Set CONTAINERS_UP=0 to skip it (machines without root).
 set -uo pipefail
 [ "${CONTAINERS_UP:-1}" = "0" ] && exit 0
@@ -81,6 +82,27 @@ if ! docker image inspect "$BUSYBOX_IMAGE" >/dev/null 2>&1 && [ -x /bin/busybox 
     echo 'root:x:0:0:root:/root:/bin/sh' >"$bb/etc/passwd"
     tar -C "$bb" -c . | docker import -c 'ENV PATH=/bin' -c 'CMD ["/bin/sh"]' - "$BUSYBOX_IMAGE" >/dev/null
     rm -rf "$bb"
+fi
+# An image with apt but no python, and the python .debs debootstrap downloaded as a local
+# (file:) apt repository inside it: the runner's "install a python with the image's package
+# manager" path, tested offline.
+NOPY_IMAGE=${NOPY_IMAGE:-jobagent-test:nopython}
+if ! docker image inspect "$NOPY_IMAGE" >/dev/null 2>&1 && ls "$ROOTFS"/var/cache/apt/archives/python3_*.deb >/dev/null 2>&1 \
+   && command -v dpkg-scanpackages >/dev/null 2>&1; then
+    t "building $NOPY_IMAGE"
+    ctx=$(mktemp -d)
+    mkdir -p "$ctx/debs"
+    cp "$ROOTFS"/var/cache/apt/archives/*python3*.deb "$ctx/debs/"
+    (cd "$ctx/debs" && dpkg-scanpackages -m . >Packages 2>/dev/null)
+    pkgs=$(for f in "$ctx"/debs/*.deb; do dpkg-deb -f "$f" Package; done | tr '\n' ' ')
+    cat >"$ctx/Dockerfile" <<DOCKERFILE
+FROM $IMAGE
+RUN dpkg --purge --force-all $pkgs >/dev/null 2>&1; rm -rf /usr/lib/python3* /usr/bin/python3*; ! command -v python3
+COPY debs /opt/debs
+RUN echo 'deb [trusted=yes] file:/opt/debs ./' >/etc/apt/sources.list
+DOCKERFILE
+    docker build -q -t "$NOPY_IMAGE" "$ctx" >/dev/null 2>"$STATE/nopython-build.log" || t "could not build $NOPY_IMAGE"
+    rm -rf "$ctx"
 fi
 docker info --format 'containers-up: docker {{.ServerVersion}} storage={{.Driver}}' 2>/dev/null
 exit 0

@@ -317,12 +317,12 @@ incontainer_prepare(const json_t *task, const char *const *code_dirs, int need_p
 		printf("The image has no usable python3%s: installing one\n", py ? " venv module" : "");
 		fflush(stdout);
 		buf_reset(&apt);
-		buf_printf(&apt, "python3 python3-venv python3-pip %s%s%s", extra ? extra : "", envapt ? " " : "",
+		buf_printf(&apt, "python3 python3-venv %s%s%s", extra ? extra : "", envapt ? " " : "",
 		           envapt ? envapt : "");
 		buf_append(&apt, "", 1);
 		char r[256];
 		r[0] = '\0';
-		if (install_packages(apt.data, "python3 python3-pip", "python3 py3-pip", r, sizeof r) < 0 ||
+		if (install_packages(apt.data, "python3", "python3 py3-pip", r, sizeof r) < 0 ||
 		    python_state() == 0) {
 			snprintf(reason, reasonlen, "the image has no usable python3 and it could not be installed: %s",
 			         r[0] ? r : "python3 still does not run");

@@ -10,6 +10,7 @@
  * The runner is mounted read-only at /.clearml_agent/bin/clearml-agent-runner.
  */
 #include "supervisor/container.h"
+#include "supervisor/container_choice.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -190,174 +191,6 @@ container_detach(struct agent_ctx *ctx)
 	ctx->container = NULL;
 }
 
-/* ---- image selection (§6.2) ---- */
-
-static int
-rule_search(const char *pattern, const char *text)
-{
-	regex_t re;
-	if (!pattern || regcomp(&re, pattern, REG_EXTENDED | REG_NOSUB) != 0)
-		return 0;
-	int ok = regexec(&re, text ? text : "", 0, NULL, 0) == 0;
-	regfree(&re);
-	return ok;
-}
-
-static char *
-project_name(struct agent_ctx *ctx, const char *project_id)
-{
-	if (!project_id || !*project_id || !ctx->api)
-		return NULL;
-	json_t *req = json_pack("{s:[s],s:[s]}", "id", project_id, "only_fields", "name");
-	json_t *data = NULL;
-	struct api_error e;
-	char *name = NULL;
-	if (api_call(ctx->api, "projects.get_all", NULL, req, &data, &e) == 0) {
-		const char *n = json_string_value(json_object_get(json_array_get(json_object_get(data, "projects"), 0), "name"));
-		name = n ? xstrdup(n) : NULL;
-	}
-	json_decref(req);
-	json_decref(data);
-	return name;
-}
-
-/* The first agent.default_docker.match_rules entry that matches the task, or NULL. */
-static const json_t *
-match_rule(struct agent_ctx *ctx, const json_t *task)
-{
-	const json_t *rules = cfg_get(ctx->cfg->root, "agent.default_docker.match_rules");
-	const json_t *script = json_object_get(task, "script");
-	char *pname = NULL;
-	int pname_done = 0;
-	const json_t *found = NULL;
-	size_t i;
-	const json_t *r;
-	json_array_foreach(rules, i, r) {
-		const json_t *m = json_object_get(r, "match");
-		if (!json_is_object(m) || !json_string_value(json_object_get(r, "image")))
-			continue;
-		int ok = 1;
-		const json_t *ms = json_object_get(m, "script");
-		const char *keys[] = {"repository", "branch", "binary"};
-		for (size_t k = 0; ok && k < 3; k++) {
-			const char *pat = json_string_value(json_object_get(ms, keys[k]));
-			if (pat)
-				ok = rule_search(pat, json_string_value(json_object_get(script, keys[k])));
-		}
-		const char *ppat = json_string_value(json_object_get(m, "project"));
-		if (ok && ppat) {
-			if (!pname_done) {
-				pname = project_name(ctx, json_string_value(json_object_get(task, "project")));
-				pname_done = 1;
-			}
-			ok = rule_search(ppat, pname);
-		}
-		const char *pid = json_string_value(json_object_get(m, "project_id"));
-		if (ok && pid)
-			ok = rule_search(pid, json_string_value(json_object_get(task, "project")));
-		if (ok) {
-			found = r;
-			break;
-		}
-	}
-	free(pname);
-	return found;
-}
-
-static char *
-join_args(const struct dargs *a)
-{
-	struct buf b;
-	buf_init(&b, 1u << 20);
-	for (size_t i = 0; i < a->n; i++)
-		buf_printf(&b, "%s%s", i ? " " : "", a->v[i]);
-	buf_append(&b, "", 1);
-	char *s = buf_steal(&b);
-	buf_free(&b);
-	return s;
-}
-
-static void
-write_back_container(struct agent_ctx *ctx, const char *task_id, const char *image, const struct dargs *args,
-                     const char *setup)
-{
-	char *a = join_args(args);
-	json_t *req = json_pack("{s:s,s:b,s:{s:s,s:s,s:s}}", "task", task_id, "force", 1, "container", "image",
-	                        image, "arguments", a, "setup_shell_script", setup ? setup : "");
-	struct api_error e;
-	if (api_call(ctx->api, "tasks.edit", "2.13", req, NULL, &e) < 0)
-		log_warn("task %s: could not store the container it runs in: %s", task_id, e.msg);
-	json_decref(req);
-	free(a);
-}
-
-/* ---- templates ---- */
-
-struct tmpl_ctx {
-	struct agent_ctx *ctx;
-	const json_t *task;
-	const struct container_task *t;
-};
-
-static char *
-json_scalar(const json_t *v)
-{
-	if (json_is_string(v))
-		return xstrdup(json_string_value(v));
-	if (json_is_integer(v))
-		return xasprintf("%lld", (long long)json_integer_value(v));
-	if (json_is_real(v))
-		return xasprintf("%g", json_real_value(v));
-	if (json_is_boolean(v))
-		return xstrdup(json_is_true(v) ? "true" : "false");
-	return NULL;
-}
-
-static const json_t *
-json_path(const json_t *root, const char *path)
-{
-	char *copy = xstrdup(path);
-	const json_t *v = root;
-	char *save = NULL;
-	for (char *p = strtok_r(copy, ".", &save); p && v; p = strtok_r(NULL, ".", &save))
-		v = json_object_get(v, p);
-	free(copy);
-	return v;
-}
-
-static char *
-tmpl_lookup(void *vp, const char *path)
-{
-	struct tmpl_ctx *tc = vp;
-	if (str_starts_with(path, "TASK."))
-		return json_scalar(json_path(tc->task, path + 5));
-	if (str_starts_with(path, "CONFIG."))
-		return json_scalar(cfg_get(tc->ctx->cfg->root, path + 7));
-	if (strcmp(path, "WORKER_ID") == 0)
-		return tc->t->worker_id ? xstrdup(tc->t->worker_id) : NULL;
-	if (strcmp(path, "QUEUE_ID") == 0)
-		return tc->t->queue_id ? xstrdup(tc->t->queue_id) : NULL;
-	if (strcmp(path, "QUEUE_NAME") == 0)
-		return tc->t->queue_name ? xstrdup(tc->t->queue_name) : NULL;
-	if (strcmp(path, "PROJECT_ID") == 0)
-		return json_scalar(json_object_get(tc->task, "project"));
-	if (strcmp(path, "PROJECT_NAME") == 0)
-		return project_name(tc->ctx, json_string_value(json_object_get(tc->task, "project")));
-	return NULL;
-}
-
-static void
-resolve_templates(struct dargs *a, struct tmpl_ctx *tc, struct buf *notes)
-{
-	for (size_t i = 0; i < a->n; i++) {
-		if (!strstr(a->v[i], "${CLEARML_"))
-			continue;
-		char *r = docker_template_resolve(a->v[i], tmpl_lookup, tc, notes);
-		free(a->v[i]);
-		a->v[i] = r;
-	}
-}
-
 static void
 note_removed(struct buf *notes, const char *what, const struct dargs *removed)
 {
@@ -536,48 +369,11 @@ container_prepare(struct agent_ctx *ctx, const struct container_task *t, char *r
 	buf_init(&notes, 1u << 20);
 
 	/* §6.2 image and arguments */
-	const json_t *tc = json_object_get(task, "container");
-	const char *timg = json_string_value(json_object_get(tc, "image"));
-	const char *targs = json_string_value(json_object_get(tc, "arguments"));
-	const char *setup = json_string_value(json_object_get(tc, "setup_shell_script"));
-	char *timg_s = timg ? str_trim(xstrdup(timg)) : NULL;
-	char *timg_own = timg_s;
-	if (timg_s)
-		memmove(timg_s, str_trim(timg_s), strlen(str_trim(timg_s)) + 1);
 	struct dargs img_args = {0};
-	int use_task = timg_s && *timg_s && !cfg_bool(root, "agent.disable_task_docker_override", 0) &&
-	               !(o && o->force_docker);
-	int write_back = 0;
-	if (use_task) {
-		c->image = xstrdup(timg_s);
-		if (targs && docker_split_args(targs, &img_args) < 0)
-			buf_printf(&notes, "WARNING: task container arguments have an unbalanced quote: %s\n", targs);
-	} else {
-		const json_t *rule = m->cli_override ? NULL : match_rule(ctx, task);
-		if (rule) {
-			char *rj = json_dumps(rule, JSON_COMPACT);
-			buf_printf(&notes, "INFO: Matching default container with rule: %s\n", rj ? rj : "");
-			free(rj);
-			c->image = xstrdup(json_string_value(json_object_get(rule, "image")));
-			const json_t *ra = json_object_get(rule, "arguments");
-			if (json_is_string(ra))
-				docker_split_args(json_string_value(ra), &img_args);
-			size_t i;
-			const json_t *e;
-			json_array_foreach(ra, i, e)
-				if (json_is_string(e))
-					dargs_push(&img_args, json_string_value(e));
-			const json_t *ub = json_object_get(rule, "update_back_task");
-			write_back = ub ? json_is_true(ub) : cfg_bool(root, "agent.default_docker.update_back_task", 1);
-		} else {
-			c->image = xstrdup(m->image);
-			dargs_extend(&img_args, &m->args);
-			write_back = !(timg_s && *timg_s); /* upstream writes the default back to the task */
-		}
-	}
-	free(timg_own);
-	if (write_back && ctx->api && !t->image_build) /* build --docker changes nothing on the task */
-		write_back_container(ctx, t->task_id, c->image, &img_args, setup);
+	/* build --docker changes nothing on the task: no task id, no write-back */
+	int use_task = container_choose(ctx, task, t->image_build ? NULL : t->task_id, &c->image, &img_args, &notes);
+	const char *setup = json_string_value(json_object_get(json_object_get(task, "container"),
+	                                                      "setup_shell_script"));
 
 	/* agent arguments, templates, filters, forbidden switches, merge, ports (§6.5, v3 §9) */
 	struct dargs extra = {0};
@@ -596,9 +392,10 @@ container_prepare(struct agent_ctx *ctx, const struct container_task *t, char *r
 		}
 		list_free(ex);
 	}
-	struct tmpl_ctx tctx = {.ctx = ctx, .task = task, .t = t};
-	resolve_templates(&img_args, &tctx, &notes);
-	resolve_templates(&extra, &tctx, &notes);
+	struct container_tmpl tctx = {.ctx = ctx, .task = task, .worker_id = t->worker_id,
+	                              .queue_id = t->queue_id, .queue_name = t->queue_name};
+	container_resolve_templates(&img_args, &tctx, &notes);
+	container_resolve_templates(&extra, &tctx, &notes);
 	if (use_task) {
 		const char *fenv = getenv("CLEARML_AGENT_DOCKER_ARGS_FILTERS");
 		char **filters = NULL;
@@ -973,10 +770,14 @@ container_exit_reason(struct container *c, int ws, int runner_reported)
 	int code = WIFEXITED(ws) ? WEXITSTATUS(ws) : -1;
 	char *out = NULL;
 	char *insp[] = {c->m->engine_bin, (char *)(uintptr_t) "inspect", (char *)(uintptr_t) "-f",
-	                (char *)(uintptr_t) "{{.State.OOMKilled}} {{.State.ExitCode}}", c->name, NULL};
+	                (char *)(uintptr_t) "{{.State.OOMKilled}} {{.State.Error}}", c->name, NULL};
 	int have = engine_run(insp, &out) == 0;
+	char *state_error = have && strchr(out, ' ') ? str_trim(strchr(out, ' ') + 1) : NULL;
 	if (have && str_starts_with(out, "true")) {
 		reason = xstrdup("container killed: out of memory (OOMKilled)");
+	} else if (!runner_reported && code == 125 && state_error && *state_error) {
+		/* created but not started: the engine says why (a GPU driver it lacks, a bad mount …) */
+		reason = xasprintf("the container could not be started: %.300s", state_error);
 	} else if (!runner_reported && code == 125) {
 		char *img[] = {c->m->engine_bin, (char *)(uintptr_t) "image", (char *)(uintptr_t) "inspect", c->image, NULL};
 		char *info[] = {c->m->engine_bin, (char *)(uintptr_t) "info", NULL};

@@ -534,6 +534,8 @@ out:
 		monitor_free(mon);
 		if (!env_bool("CLEARML_AGENT_PROPAGATE_EXITCODE", 0))
 			rc = 0;
+	} else if (ctx->container && !env_bool("CLEARML_AGENT_PROPAGATE_EXITCODE", 0)) {
+		rc = 0; /* §1.4: docker mode returns 0 unless CLEARML_AGENT_PROPAGATE_EXITCODE */
 	}
 	return rc;
 }

@@ -989,6 +989,8 @@ on_child_gone(struct slot *s)
 	check_result(s);
 	if (s->ctr && !s->killed_hard)
 		s->ctr_reason = container_exit_reason(s->ctr, s->wait_status, s->setup_failed);
+	else if (s->ctr)
+		container_kill(s->ctr); /* again: a client killed mid-create may have left one behind */
 	hard_kill(s);
 	int ws = s->wait_status;
 	int code;

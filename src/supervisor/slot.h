@@ -7,6 +7,9 @@
  * requirements, commit), ping, poll for abort, kill the whole tree on abort, and set the final
  * status from the exit code. Durable state (spool path, offset, pids) lives in a small state file
  * so a restarted agent can finish an orphaned task (slot_recover_orphans).
+ * In docker mode (ctx->container) the same slot runs the task in a container: the runner places
+ * the code on the host and execs the engine's `run` (container.h holds the few hooks: prepare,
+ * client env, kill, exit reason, orphan sweep), so logs, abort and status work as for a local task.
  *
  * No call here blocks for long: API calls made from slot_tick carry a deadline, and a failed log
  * shipment is retried on a later tick with jittered back-off. Owner: slot.c (+ shipper.c,

@@ -9,6 +9,7 @@ import pytest
 
 BOOKWORM = os.environ.get("CLEARML_TEST_IMAGE", "jobagent-test:bookworm")
 BUSYBOX = os.environ.get("CLEARML_TEST_BUSYBOX_IMAGE", "jobagent-test:busybox")
+NOPYTHON = os.environ.get("CLEARML_TEST_NOPYTHON_IMAGE", "jobagent-test:nopython")
 
 
 def engine_ok(engine="docker"):

@@ -18,7 +18,7 @@ import pytest
 from agent_helper import (AgentProcess, create_queue, create_script_task, enqueue, fast_env, task,
                           wait_status)
 from conftest import wait_for
-from docker_helper import (BOOKWORM, BUSYBOX, containers, docker, docker_conf, need_engine)
+from docker_helper import (BOOKWORM, BUSYBOX, NOPYTHON, containers, docker, docker_conf, need_engine)
 from gitfix import GitRepo
 from pkgindex import pkg_index  # noqa: F401  (pytest fixture)
 
@@ -99,6 +99,32 @@ def test_repo_task_in_debian_image_and_cache_reuse(server, api, tmp_path, pkg_in
         assert "reused as it is" in log2 or "Using Cached environment" in log2, log2
         assert " -m pip install" not in log2
         print(f"docker first task {first:.2f} s, second (cached env) {second:.2f} s")
+    finally:
+        a.stop()
+
+
+def test_repo_task_in_image_without_python(server, api, tmp_path, pkg_index):
+    """The image has apt but no python: the runner installs one with the image's package manager
+    (from the image's own apt source, a local file: repository here, so offline), then builds the
+    environment with the task's requirements from the index and runs the diffed code."""
+    need_engine(images=(NOPYTHON,))
+    repo = GitRepo(tmp_path / "git")
+    repo.commit({"train.py": "print('VERSION', 1)\n", "requirements.txt": "tinygamma\n"})
+    repo.push()
+    diff = repo.diff({"train.py": "import sys, tinygamma\nprint('NOPY-RUN', tinygamma.__name__, sys.executable)\n"})
+    conf = docker_conf(server, tmp_path, index=pkg_index)
+    q = create_queue(api, "nopyq")
+    t = api.call("tasks.create", name="nopython repo", type="training", script={
+        "repository": repo.file_url, "branch": "main", "entry_point": "train.py", "working_dir": ".",
+        "diff": diff, "binary": "python3"})["id"]
+    enqueue(api, t, queue=q)
+    a = daemon(server, tmp_path, conf, ["--queue", "nopyq", "--docker", NOPYTHON])
+    try:
+        assert wait_status(api, t, timeout=240)["status"] == "completed", log_text(api, t) + a.output()
+        log = log_text(api, t)
+        assert "The image has no usable python3: installing one" in log
+        assert "+ /usr/bin/apt-get install -y --no-install-recommends python3 python3-venv" in log
+        assert "NOPY-RUN tinygamma /root/.clearml/venvs-builds/3.11/bin/python" in log
     finally:
         a.stop()
 
@@ -198,6 +224,33 @@ def test_agent_kill9_restart_finalises_container(server, api, tmp_path):
         b.stop()
 
 
+def test_orphan_container_found_by_label(server, api, tmp_path):
+    """Even with its state file gone, a dead agent's container is found by its labels and removed."""
+    need_engine()
+    conf = docker_conf(server, tmp_path)
+    q = create_queue(api, "labelq")
+    t = create_script_task(api, "import time\nprint('LABEL-UP', flush=True)\ntime.sleep(600)\n", name="labelled")
+    enqueue(api, t, queue=q)
+    a = daemon(server, tmp_path, conf, ["--queue", "labelq", "--docker", BOOKWORM])
+    try:
+        wait_for(lambda: "LABEL-UP" in log_text(api, t), timeout=120, what="the task to start")
+        os.killpg(a.pid, signal.SIGKILL)
+        a.wait(10)
+    finally:
+        a.stop()
+    state = tmp_path / "state"
+    for f in os.listdir(state):
+        if f.endswith(".state.json"):
+            os.unlink(state / f)
+    assert containers(f"clearml-task-id={t}")
+    b = daemon(server, tmp_path, conf, ["--queue", "labelq", "--docker", BOOKWORM], name="agent2")
+    try:
+        wait_for(lambda: not containers(f"clearml-task-id={t}"), timeout=60, what="the labelled container to go")
+        assert f"removing container clearml-id-{t} of task {t}" in b.output()
+    finally:
+        b.stop()
+
+
 def test_missing_image_oom_and_gpu_flag(server, api, tmp_path):
     need_engine()
     conf = docker_conf(server, tmp_path)
@@ -228,8 +281,9 @@ def test_missing_image_oom_and_gpu_flag(server, api, tmp_path):
         t = wait_status(api, g, timeout=60)
         log = log_text(api, g)
         assert '--gpus \'"device=0"\'' in log, log
+        # the engine's own reason, from the container it created but could not start
         assert t["status"] == "failed" and "could not be started" in t["status_reason"], t
-        assert "gpu" in log.lower() and "capabilities" in log
+        assert "capabilities: [[gpu]]" in t["status_reason"], t
     finally:
         b.stop()
 
@@ -291,8 +345,10 @@ def test_execute_docker_and_filters(server, api, tmp_path):
 
     down = create_script_task(api, "print(1)\n", name="engine down")
     env["DOCKER_HOST"] = "unix://" + str(tmp_path / "no-such-docker.sock")
+    env["CLEARML_AGENT_PROPAGATE_EXITCODE"] = "1"   # docker mode returns 0 without it (§1.4)
     r = run_agent(Conf(server, conf), tmp_path, ["execute", "--id", down, "--docker", BOOKWORM], env=env,
                   timeout=120)
+    assert r.returncode != 0
     got = task(api, down)
     assert got["status"] == "failed" and "not reachable" in got["status_reason"], (got, r.stdout.decode())
 
