@@ -22,5 +22,8 @@ json_t *build_task_copy(const json_t *task, const struct cli_opts *o);
 
 /* `build --docker` (build_docker.c). */
 int build_docker(const struct cli_opts *o, struct config *cfg);
+/* 1 when s can be given to the engine as an image name ([registry/]name[:tag][@digest], lower
+ * case, not an option, at most 255 characters). */
+int build_image_name_ok(const char *s);
 
 #endif

@@ -262,8 +262,8 @@ print_image_figures(const char *engine_bin, const char *name, const char *base)
 	       (double)size[0] / 1e6, layers[0], base, (double)size[1] / 1e6, layers[1]);
 }
 
-static int
-valid_image_name(const char *s)
+int
+build_image_name_ok(const char *s)
 {
 	/* [registry/]name[:tag], lower case: what docker accepts, and never an option */
 	if (!s[0] || s[0] == '-' || strlen(s) > 255)
@@ -283,7 +283,7 @@ build_docker(const struct cli_opts *o, struct config *cfg)
 	struct container *c = NULL;
 	char **exec_argv = NULL;
 	int rc = 1;
-	if (o->target && !valid_image_name(o->target)) {
+	if (o->target && !build_image_name_ok(o->target)) {
 		fprintf(stderr, "clearml-agent build: error: --target %s is not a valid image name (lower case "
 		                "letters, digits, . _ - / : @)\n", o->target);
 		return 2;
@@ -292,7 +292,7 @@ build_docker(const struct cli_opts *o, struct config *cfg)
 	if (build_login_and_get_task(&ctx, cfg, o, &task_id, &task) < 0)
 		goto out;
 	name = o->target ? xstrdup(o->target) : xasprintf("task_id_%s", task_id);
-	if (!valid_image_name(name)) {
+	if (!build_image_name_ok(name)) {
 		fprintf(stderr, "\nclearml_agent: ERROR: %s is not a valid image name: give one with --target\n", name);
 		goto out;
 	}

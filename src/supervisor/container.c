@@ -300,49 +300,30 @@ image_build_env(struct container *c, struct dargs *args, const struct dargs *env
 {
 	struct buf b;
 	buf_init(&b, 1u << 20);
-	struct dargs keep = {0};
+	struct dargs kv = {0}, files = {0};
+	docker_take_env_args(args, &kv, &files);
 	for (size_t i = 0; i < env->n; i++)
 		buf_printf(&b, "%s\n", env->v[i]);
-	for (size_t i = 0; i < args->n; i++) {
-		const char *a = args->v[i];
-		int is_env = 0, is_file = 0;
-		const char *val = NULL;
-		if (a[0] == '-' && a[1] == '-') {
-			char name[64];
-			const char *sw = docker_switch_name(a, name, sizeof name);
-			is_env = sw && strcmp(sw, "env") == 0;
-			is_file = sw && strcmp(sw, "env-file") == 0;
-			const char *eq = strchr(a, '=');
-			if ((is_env || is_file))
-				val = eq ? eq + 1 : (i + 1 < args->n ? args->v[++i] : NULL);
-		} else if (a[0] == '-' && a[1] == 'e') { /* -e K=V, -eK=V, -e=K=V */
-			is_env = 1;
-			val = a[2] ? (a[2] == '=' ? a + 3 : a + 2) : (i + 1 < args->n ? args->v[++i] : NULL);
-		}
-		if (!is_env && !is_file) {
-			dargs_push(&keep, a);
-			continue;
-		}
-		if (!val)
-			continue;
-		if (is_file) {
-			size_t len = 0;
-			char *text = read_file(val, 1u << 20, &len);
-			if (text)
-				buf_printf(notes, "INFO: build: variables of --env-file %s go to the build only\n", val);
-			if (text)
-				buf_printf(&b, "%s\n", text);
-			free(text);
-		} else if (strchr(val, '=')) {
-			buf_printf(&b, "%s\n", val);
-		} else {
-			const char *v = getenv(val);
-			if (v)
-				buf_printf(&b, "%s=%s\n", val, v);
-		}
+	for (size_t i = 0; i < kv.n; i++) {
+		const char *v = strchr(kv.v[i], '=') ? NULL : getenv(kv.v[i]);
+		if (strchr(kv.v[i], '='))
+			buf_printf(&b, "%s\n", kv.v[i]);
+		else if (v)
+			buf_printf(&b, "%s=%s\n", kv.v[i], v);
 	}
-	dargs_free(args);
-	*args = keep;
+	for (size_t i = 0; i < files.n; i++) {
+		size_t len = 0;
+		char *text = read_file(files.v[i], 1u << 20, &len);
+		if (text) {
+			buf_printf(notes, "INFO: build: the variables of --env-file %s go to the build only\n", files.v[i]);
+			buf_printf(&b, "%s\n", text);
+		} else {
+			buf_printf(notes, "WARNING: build: cannot read --env-file %s: %s\n", files.v[i], strerror(errno));
+		}
+		free(text);
+	}
+	dargs_free(&kv);
+	dargs_free(&files);
 	char *path = xasprintf("%s/build.env", c->io_dir);
 	int rc = write_file_atomic(path, b.data ? b.data : "", b.len, 0600);
 	free(path);
