@@ -214,10 +214,13 @@ def test_build_docker_errors_tag_nothing(server, api, tmp_path, pkg_index, built
     assert not image_exists(name) and not build_containers()
     # --force-docker: the agent's image instead, and the task's container is not rewritten
     forced = built.name(tmp_path, "forced")
-    rc, out = build(server, tmp_path, pkg_index, ["--id", t, "--docker", f"{BOOKWORM} --pull=never",
-                                                  "--force-docker", "--target", forced])
+    rc, out = build(server, tmp_path, pkg_index,
+                    ["--id", t, "--docker",
+                     f"{BOOKWORM} --pull=never --add-host ${{CLEARML_TASK.id}}.build:127.0.0.1",
+                     "--force-docker", "--target", forced])
     assert rc == 0, out[-3000:]
     assert image_exists(forced)
+    assert f"--add-host {t}.build:127.0.0.1" in out  # v3 templates resolved in build too
     assert task(api, t)["container"]["image"] == "jobagent-test:no-such-tag"
     # a failed environment: no image, no container left
     bad = repo_task(api, tmp_path, requirements="tinyalpha==9.9\n", name="unbuildable")
