@@ -819,10 +819,12 @@ container_sweep_orphans(struct agent_ctx *ctx)
 	if (!m || !ctx->worker_id)
 		return 0;
 	char *filter = xasprintf("label=clearml-parent-worker-id=%s", ctx->worker_id);
+	/* the same question in each engine's template dialect */
+	const char *fmt = m->engine == ENGINE_PODMAN
+	                      ? "{{.Names}} {{index .Labels \"clearml-agent-pid\"}} {{index .Labels \"clearml-task-id\"}}"
+	                      : "{{.Names}} {{.Label \"clearml-agent-pid\"}} {{.Label \"clearml-task-id\"}}";
 	char *argv[] = {m->engine_bin, (char *)(uintptr_t) "ps", (char *)(uintptr_t) "-a", (char *)(uintptr_t) "--filter",
-	                filter, (char *)(uintptr_t) "--format",
-	                (char *)(uintptr_t) "{{.Names}} {{.Label \"clearml-agent-pid\"}} {{.Label \"clearml-task-id\"}}",
-	                NULL};
+	                filter, (char *)(uintptr_t) "--format", (char *)(uintptr_t)fmt, NULL};
 	char *out = NULL;
 	int n = 0;
 	if (engine_run(argv, &out) == 0) {

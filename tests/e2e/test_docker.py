@@ -318,8 +318,25 @@ def test_podman_engine(server, api, tmp_path):
         log = log_text(api, t)
         assert "PODMAN-SHELL " in log and "Running in Docker mode: podman run " in log
         assert not containers(f"clearml-task-id={t}", engine="podman")
+        # a dead agent's podman container is found by its labels (podman's template dialect)
+        long_ = create_script_task(api, "echo PODMAN-LONG; sleep 600\n", name="podman long",
+                                   binary_="/bin/sh", entry_point="long.sh")
+        enqueue(api, long_, queue=q)
+        wait_for(lambda: "PODMAN-LONG" in log_text(api, long_), timeout=60, what="the podman task")
+        os.killpg(a.pid, signal.SIGKILL)
+        a.wait(10)
     finally:
         a.stop()
+    for f in os.listdir(tmp_path / "state"):
+        if f.endswith(".state.json"):
+            os.unlink(tmp_path / "state" / f)
+    assert containers(f"clearml-task-id={long_}", engine="podman")
+    b = daemon(server, tmp_path, conf, ["--queue", "podq", "--podman", BUSYBOX], name="agent2")
+    try:
+        wait_for(lambda: not containers(f"clearml-task-id={long_}", engine="podman"), timeout=60,
+                 what="the podman orphan to go")
+    finally:
+        b.stop()
 
 
 def test_execute_docker_and_filters(server, api, tmp_path):
