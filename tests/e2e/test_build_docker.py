@@ -221,6 +221,11 @@ def test_build_docker_errors_tag_nothing(server, api, tmp_path, pkg_index, built
     assert rc == 0, out[-3000:]
     assert image_exists(forced)
     assert f"--add-host {t}.build:127.0.0.1" in out  # v3 templates resolved in build too
+    # without --target the image is task_id_<id>
+    built.names.append(f"task_id_{t}")
+    rc, out = build(server, tmp_path, pkg_index, ["--id", t, "--docker", f"{BOOKWORM} --pull=never",
+                                                  "--force-docker"])
+    assert rc == 0 and image_exists(f"task_id_{t}"), out[-3000:]
     assert task(api, t)["container"]["image"] == "jobagent-test:no-such-tag"
     # a failed environment: no image, no container left
     bad = repo_task(api, tmp_path, requirements="tinyalpha==9.9\n", name="unbuildable")
