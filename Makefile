@@ -48,7 +48,8 @@ AGENT_SRC  = $(filter-out src/agent/main.c,$(wildcard src/agent/*.c)) $(wildcard
 # libcurl, no API client (mounted read-only into any image: glibc, musl or busybox). Built without
 # sanitizers (they do not link statically), from its own objects.
 RUNNER_SRC = $(wildcard src/runner/*.c) src/common/util.c src/common/config.c \
-             src/common/config_defaults.c src/common/hocon.c src/common/proc.c
+             src/common/config_defaults.c src/common/hocon.c src/common/proc.c \
+             src/common/path_confine.c
 SERVER_SRC = $(filter-out src/server/main.c,$(wildcard src/server/*.c))
 TASK_SRC   = $(filter-out src/task/main.c,$(wildcard src/task/*.c))
 UNIT_SRC   = $(wildcard tests/unit/test_*.c)

@@ -275,8 +275,9 @@ def test_missing_image_oom_and_gpu_flag(server, api, tmp_path):
     # an explicit GPU list reaches the engine as --gpus "device=0": this host has no NVIDIA
     # runtime (none exists here), so the real engine refuses to start it, and says why
     g = create_script_task(api, "print(1)\n", name="gpu task")
-    enqueue(api, g, queue=q)
-    b = daemon(server, tmp_path, conf, ["--queue", "failq", "--docker", BOOKWORM, "--gpus", "0"], name="gpu task")
+    gq = create_queue(api, "gpuq")  # a fresh queue: no long-poll of the stopped agent waits on it
+    enqueue(api, g, queue=gq)
+    b = daemon(server, tmp_path, conf, ["--queue", "gpuq", "--docker", BOOKWORM, "--gpus", "0"], name="gpu task")
     try:
         t = wait_status(api, g, timeout=60)
         log = log_text(api, g)
