@@ -67,7 +67,7 @@ UNIT_BINS = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 # Stand-in NVML library for the GPU monitoring tests (no NVIDIA GPU exists on build machines).
 FAKE_NVML = $(BUILD)/tests/libfake-nvml.so
 
-all: $(PROGRAMS)
+all: $(PROGRAMS) $(BUILD)/agent-bundle/bin/clearml-agent
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -96,6 +96,19 @@ $(BUILD)/clearml-agent-runner: $(patsubst %.c,$(BUILD)/obj-static/%.o,$(RUNNER_S
 	@$(CC) -static -pthread -o $@ $^ -ljansson -lcrypto -lm 2>$@.ld.log || { cat $@.ld.log; rm -f $@; exit 1; }
 	@grep -v -e 'statically linked applications requires at runtime' -e ': in function' $@.ld.log || true
 	@rm -f $@.ld.log
+# `build --docker`: the agent for images (supervisor role at the image's entry point), linked
+# with its loader and libraries under /.clearml_agent/lib (DT_RPATH, so the libraries libcurl
+# needs when dlopened are found there too), bundled with the static runner and those libraries.
+BUNDLE_DIR = /.clearml_agent/lib
+$(BUILD)/clearml-agent-portable: $(call obj,src/agent/main.c) $(AGENT_LIB) $(COMMON_LIB) $(BUILD)/clearml-agent
+	@echo "  LD      $@ (for images)"
+	@interp=$$(readelf -l $(BUILD)/clearml-agent | sed -n 's/.*interpreter: \(.*\)]/\1/p'); \
+	  $(CC) $(LDFLAGS) -Wl,--dynamic-linker=$(BUNDLE_DIR)/$$(basename $$interp) -Wl,--disable-new-dtags \
+	    -Wl,-rpath,$(BUNDLE_DIR) -o $@ $(call obj,src/agent/main.c) $(AGENT_LIB) $(COMMON_LIB) $(LIBS_AGENT)
+$(BUILD)/agent-bundle/bin/clearml-agent: $(BUILD)/clearml-agent-portable $(BUILD)/clearml-agent-runner scripts/agent-bundle.sh
+	@echo "  BUNDLE  $(BUILD)/agent-bundle"
+	@scripts/agent-bundle.sh $(BUILD)/agent-bundle $(BUILD)/clearml-agent-portable $(BUILD)/clearml-agent-runner \
+	  $(BUILD)/clearml-agent
 $(BUILD)/clearml-server-lite: $(call obj,src/server/main.c) $(SERVER_LIB) $(COMMON_LIB)
 	@echo "  LD      $@"
 	@$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_SERVER)
@@ -147,6 +160,9 @@ fuzz:
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 0755 $(PROGRAMS) $(DESTDIR)$(PREFIX)/bin/
+	install -d $(DESTDIR)$(PREFIX)/lib/clearml-agent
+	rm -rf $(DESTDIR)$(PREFIX)/lib/clearml-agent/bundle
+	cp -a $(BUILD)/agent-bundle $(DESTDIR)$(PREFIX)/lib/clearml-agent/bundle
 
 clean:
 	rm -rf build build-san

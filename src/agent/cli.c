@@ -185,6 +185,8 @@ static const struct flag build_flags[] = {
 	 "(always so with --docker)"},
 	{"--docker", NULL, K_LIST_STAR, F(docker_args), F(docker), "DOCKER", NULL, 0, 0,
 	 "Build inside a docker container and commit it as an image. Optional: <image> <arguments>"},
+	{"--podman", NULL, K_LIST_STAR, F(podman_args), F(podman), "PODMAN", NULL, 0, 0,
+	 "Like --docker, with the podman engine"},
 	{"--force-docker", NULL, K_TRUE, F(force_docker), NOGIVEN, NULL, NULL, 0, 0,
 	 "Use the agent's docker image, ignoring the container the task asks for"},
 	{"--python-version", NULL, K_STR, F(python_version), NOGIVEN, "PYTHON_VERSION", NULL, 0, 0,

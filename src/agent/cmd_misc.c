@@ -1,7 +1,6 @@
 /*
- * cmd_misc — the small sub-commands: `config` (print the effective configuration), `build` (not
- * available yet), and `init`, the interactive wizard of §2.9 that writes ~/clearml.conf: it reads
- * the `api { ... }` block pasted from the web app (or asks for key and secret), derives the
+ * cmd_misc — the small sub-commands: `config` (print the effective configuration) and `init`,
+ * the interactive wizard of §2.9 that writes ~/clearml.conf: it reads the `api { ... }` block pasted from the web app (or asks for key and secret), derives the
  * api/web/files hosts from one another, verifies the credentials with a login, asks for the
  * default output URI, git credentials and extra package indexes, and writes the file (mode 0600)
  * with the built-in defaults. It refuses to touch a non-empty existing file.
@@ -29,16 +28,6 @@ cmd_config(const struct cli_opts *o, struct config *cfg)
 	(void)o;
 	config_print(stdout, cfg);
 	return 0;
-}
-
-int
-cmd_build(const struct cli_opts *o, struct config *cfg)
-{
-	(void)o;
-	(void)cfg;
-	fprintf(stderr, "\nclearml_agent: ERROR: the build command is not available in this agent yet "
-	                "(use `clearml-agent execute --id <task>` to build and run a task)\n");
-	return 2;
 }
 
 /* ------------------------------------------------------------------ pure helpers */

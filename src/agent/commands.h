@@ -10,7 +10,7 @@
 
 int cmd_daemon(const struct cli_opts *o, struct config *cfg);   /* daemon.c */
 int cmd_execute(const struct cli_opts *o, struct config *cfg);  /* execute.c */
-int cmd_build(const struct cli_opts *o, struct config *cfg);    /* cmd_misc.c */
+int cmd_build(const struct cli_opts *o, struct config *cfg);    /* supervisor/build.c */
 int cmd_list(const struct cli_opts *o, struct config *cfg);     /* cmd_list.c */
 int cmd_config(const struct cli_opts *o, struct config *cfg);   /* cmd_misc.c */
 int cmd_init(const struct cli_opts *o, struct config *cfg);     /* cmd_misc.c */

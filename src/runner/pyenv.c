@@ -1549,14 +1549,17 @@ pyenv_setup(const struct pyenv_request *rq, struct pyenv_result *rs)
 	if (skip_all || rq->standalone) {
 		say("%s: no python environment installation",
 		    skip_all ? "CLEARML_AGENT_SKIP_PYTHON_ENV_INSTALL" : "standalone mode");
-		char *vp = xasprintf("%s/%s/bin/python", rq->build_dir, base.xy);
+		char *vd = rq->venv_dir ? xstrdup(rq->venv_dir) : xasprintf("%s/%s", rq->build_dir, base.xy);
+		char *vp = xasprintf("%s/bin/python", vd);
 		if (rq->standalone && !skip_all && is_executable_file(vp)) {
 			rs->python = vp;
-			rs->venv_dir = xasprintf("%s/%s", rq->build_dir, base.xy);
+			rs->venv_dir = vd;
+			vd = NULL;
 		} else {
 			free(vp);
 			rs->python = xstrdup(base.exe);
 		}
+		free(vd);
 		rc = 0;
 		goto out;
 	}
@@ -1637,7 +1640,7 @@ pyenv_setup(const struct pyenv_request *rq, struct pyenv_result *rs)
 		}
 	}
 
-	c.venv = xasprintf("%s/%s", rq->build_dir, base.xy);
+	c.venv = rq->venv_dir ? xstrdup(rq->venv_dir) : xasprintf("%s/%s", rq->build_dir, base.xy);
 	c.vpy = xasprintf("%s/bin/python", c.venv);
 	if (mkdir_p(rq->build_dir, 0755) != 0) {
 		set_reason(rs, "cannot create build dir %s: %s", rq->build_dir, strerror(errno));
@@ -1706,14 +1709,15 @@ pyenv_setup(const struct pyenv_request *rq, struct pyenv_result *rs)
 		vc.lock_timeout_sec = (int)cfg_int(rq->config, "agent.venvs_cache.lock_timeout", 30);
 	}
 
-	int is_skip_venv = skip_venv && parse_bool(skip_venv) != 0;
+	int is_skip_venv = (skip_venv && parse_bool(skip_venv) != 0) || rq->install_globally;
 	if (is_skip_venv) {
 		/* no venv: install into the chosen interpreter itself */
 		free(c.vpy);
 		c.vpy = xstrdup(base.exe);
 		free(croot);
 		croot = NULL;
-		say("CLEARML_AGENT_SKIP_PIP_VENV_INSTALL: installing into %s", base.exe);
+		say("%s: installing into %s", rq->install_globally ? "--install-globally"
+		    : "CLEARML_AGENT_SKIP_PIP_VENV_INSTALL", base.exe);
 		if (install_requirements(&c, &tr, 0, err, sizeof err) != 0) {
 			set_reason(rs, "%s install failed: %s", pm_name(c.pm), err);
 			goto out;

@@ -17,6 +17,8 @@ struct pyenv_request {
 	const char *repo_root;     /* checked-out repository root, or NULL (literal script) */
 	const char *script_dir;    /* directory the task runs in */
 	int standalone;
+	const char *venv_dir;      /* the venv itself (`build --target DIR`); NULL: <build_dir>/<X.Y> */
+	int install_globally;      /* `build --install-globally`: into the interpreter, no venv */
 };
 
 struct pyenv_result {

@@ -650,6 +650,20 @@ runner_run(const struct runner_args *args, const json_t *config_root, const json
 			patch_entry_script(&st);
 	}
 	rc = RUNNER_EXIT_SETUP_FAILED;
+	if (a->place_only) {
+		if (!a->code_file || write_code_file(&st) < 0) {
+			rc = fail_taskf(&st, "cannot describe the placed code", "Cannot write the code file: %s",
+			                strerror(errno));
+			goto out;
+		}
+		json_t *placed = json_pack("{s:s,s:s?,s:n,s:n,s:b}", "status", "ready", "version_num", st.commit,
+		                           "requirements", "python", "cache_hit", 0);
+		if (json_object_get(placed, "version_num") == NULL)
+			json_object_set_new(placed, "version_num", json_null());
+		rc = write_result(&st, placed) < 0 ? RUNNER_EXIT_SETUP_FAILED : 0;
+		json_decref(placed);
+		goto out;
+	}
 	if (a->launch_file) {
 		char reason[512];
 		if (!a->code_file || write_code_file(&st) < 0) {
@@ -684,7 +698,8 @@ runner_run(const struct runner_args *args, const json_t *config_root, const json
 	}
 	struct pyenv_request prq = {.config = config_root, .task = task, .build_dir = a->build_dir,
 	                            .repo_root = st.repo_root, .script_dir = st.script_dir,
-	                            .standalone = a->standalone};
+	                            .standalone = a->standalone, .venv_dir = a->venv_dir,
+	                            .install_globally = a->install_globally};
 	flush_all();
 	if (cb == 1) {
 		kind = TASK_BIN_PYTHON;
@@ -701,7 +716,10 @@ runner_run(const struct runner_args *args, const json_t *config_root, const json
 		goto out;
 	rc = RUNNER_EXIT_SETUP_FAILED;
 
-	printf("Running task id [%s]:\n", st.task_id);
+	if (a->build_only)
+		printf("Task id [%s] command (built, not run):\n", st.task_id);
+	else
+		printf("Running task id [%s]:\n", st.task_id);
 	const char *shell = env_get("SHELL");
 	struct argv_spec spec = {.kind = kind, .python = st.py.python, .run_prefix = st.py.run_prefix,
 	                         .n_run_prefix = st.py.n_run_prefix, .optimization = a->optimization,
@@ -756,6 +774,16 @@ runner_run(const struct runner_args *args, const json_t *config_root, const json
 		json_object_set_new(result, "requirements", json_null());
 	if (json_object_get(result, "version_num") == NULL)
 		json_object_set_new(result, "version_num", json_null());
+	if (a->build_only) {
+		json_t *cmd = json_array();
+		for (size_t i = 0; argv.v[i]; i++)
+			json_array_append_new(cmd, json_string(argv.v[i]));
+		json_object_set_new(result, "command", cmd);
+		json_object_set_new(result, "script_dir", json_string(st.script_dir));
+		json_object_set_new(result, "repo_root", st.repo_root ? json_string(st.repo_root) : json_null());
+		json_object_set_new(result, "entry", json_string(st.entry));
+		json_object_set_new(result, "venv_dir", st.py.venv_dir ? json_string(st.py.venv_dir) : json_null());
+	}
 	int wr = write_result(&st, result);
 	json_decref(result);
 	if (wr < 0) {
@@ -763,6 +791,10 @@ runner_run(const struct runner_args *args, const json_t *config_root, const json
 		goto out;
 	}
 
+	if (a->build_only) {
+		rc = 0; /* `build`: the environment is ready, the task is not run */
+		goto out;
+	}
 	printf("Starting Task Execution:\n\n");
 	flush_all();
 	if (chdir(st.script_dir) < 0) {
@@ -814,6 +846,27 @@ opt_value(int argc, char **argv, int *i, const char *name)
 	return NULL;
 }
 
+/* --env-file: "KEY=VALUE" lines (no quoting, '#' comments) exported into our environment. */
+static int
+apply_env_file(const char *path)
+{
+	size_t len = 0;
+	char *text = read_file(path, 1u << 20, &len);
+	if (text == NULL)
+		return -1;
+	char *save = NULL;
+	for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char *eq = strchr(line, '=');
+		if (line[0] == '#' || eq == NULL || eq == line)
+			continue;
+		*eq = '\0';
+		if (strspn(line, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_") == strlen(line))
+			setenv(line, eq + 1, 1);
+	}
+	free(text);
+	return 0;
+}
+
 int
 cmd_runner(int argc, char **argv)
 {
@@ -835,6 +888,16 @@ cmd_runner(int argc, char **argv)
 			a.code_file = v;
 		else if (strcmp(arg, "--in-container") == 0)
 			a.in_container = 1;
+		else if (strcmp(arg, "--build-only") == 0)
+			a.build_only = 1;
+		else if (strcmp(arg, "--place-only") == 0)
+			a.place_only = 1;
+		else if (strcmp(arg, "--install-globally") == 0)
+			a.install_globally = 1;
+		else if ((v = opt_value(argc, argv, &i, "--venv-dir")))
+			a.venv_dir = v;
+		else if ((v = opt_value(argc, argv, &i, "--env-file")))
+			a.env_file = v;
 		else if (strcmp(arg, "--standalone-mode") == 0)
 			a.standalone = 1;
 		else if (arg[0] == '-' && arg[1] == 'O' && strspn(arg + 1, "O") == strlen(arg + 1))
@@ -852,6 +915,9 @@ cmd_runner(int argc, char **argv)
 	a.config_file = env_get("CLEARML_CONFIG_FILE");
 
 	struct run_state st = {.a = &a};
+	if (a.env_file && apply_env_file(a.env_file) < 0)
+		return fail_taskf(&st, "failed reading the environment file", "Cannot read %s: %s", a.env_file,
+		                  strerror(errno));
 	json_error_t jerr;
 	json_t *task = json_load_file(a.task_file, 0, &jerr);
 	if (task == NULL)

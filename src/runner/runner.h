@@ -9,6 +9,8 @@
  *                 [-O ...] [--log-level L] [--standalone-mode]
  *                 [--docker-launch L --code-file C]       (docker mode, on the host)
  *                 [--code-file C --in-container]           (docker mode, in the container)
+ *                 [--build-only] [--venv-dir V] [--install-globally] [--env-file E]
+ *                 [--place-only --code-file C]             (`build`: stop before exec)
  * The code file (JSON) says where the host placed the code, relative to the build dir:
  *   {"repo_root": str|null, "script_dir": str, "entry": str, "commit": str|null}
  * (an absolute script_dir is a directory of the image itself).
@@ -48,6 +50,13 @@ struct runner_args {
 	const char *launch_file;   /* host: place the code, write code_file, exec the engine */
 	const char *code_file;     /* host: where the placed code is described; container: read it */
 	int in_container;          /* container: setup scripts, python install, PID 1 init */
+	/* `build` (supervisor/build.c) */
+	int place_only;            /* place the code, write code_file, stop (host side of build --docker) */
+	int build_only;            /* build everything, write the result, do not exec: return 0 */
+	const char *venv_dir;      /* the venv itself instead of <build_dir>/<X.Y> */
+	int install_globally;      /* no venv: install into the interpreter itself */
+	const char *env_file;      /* KEY=VALUE lines exported before anything runs (build --docker:
+	                            * tool settings that must not end up in an image's config) */
 };
 
 /* Called once the environment is ready (result["status"] == "ready") or failed, before exec or
@@ -55,7 +64,9 @@ struct runner_args {
  * which case only the result file is written. */
 typedef int (*runner_ready_fn)(void *ctx, const json_t *result);
 
-/* Build the environment and exec the task. Returns only on failure, with the exit status to use. */
+/* Build the environment and exec the task. Returns only on failure, with the exit status to use;
+ * with build_only / place_only it returns 0 once the result file says "ready" (the result then
+ * also carries "script_dir", "repo_root", "entry" and "command": the task's argv). */
 int runner_run(const struct runner_args *a, const json_t *config_root, const json_t *task,
                runner_ready_fn ready, void *ctx);
 

@@ -291,6 +291,46 @@ random_lower(size_t n)
 	return s;
 }
 
+/* build --docker: the container's environment (-e switches of the arguments, the agent's own
+ * variables) goes to <io>/build.env, which the runner exports (--env-file), instead of into the
+ * container's config, which `commit` would copy into the image. `--env-file` switches are read
+ * into it too. */
+static int
+image_build_env(struct container *c, struct dargs *args, const struct dargs *env, struct buf *notes)
+{
+	struct buf b;
+	buf_init(&b, 1u << 20);
+	struct dargs kv = {0}, files = {0};
+	docker_take_env_args(args, &kv, &files);
+	for (size_t i = 0; i < env->n; i++)
+		buf_printf(&b, "%s\n", env->v[i]);
+	for (size_t i = 0; i < kv.n; i++) {
+		const char *v = strchr(kv.v[i], '=') ? NULL : getenv(kv.v[i]);
+		if (strchr(kv.v[i], '='))
+			buf_printf(&b, "%s\n", kv.v[i]);
+		else if (v)
+			buf_printf(&b, "%s=%s\n", kv.v[i], v);
+	}
+	for (size_t i = 0; i < files.n; i++) {
+		size_t len = 0;
+		char *text = read_file(files.v[i], 1u << 20, &len);
+		if (text) {
+			buf_printf(notes, "INFO: build: the variables of --env-file %s go to the build only\n", files.v[i]);
+			buf_printf(&b, "%s\n", text);
+		} else {
+			buf_printf(notes, "WARNING: build: cannot read --env-file %s: %s\n", files.v[i], strerror(errno));
+		}
+		free(text);
+	}
+	dargs_free(&kv);
+	dargs_free(&files);
+	char *path = xasprintf("%s/build.env", c->io_dir);
+	int rc = write_file_atomic(path, b.data ? b.data : "", b.len, 0600);
+	free(path);
+	buf_free(&b);
+	return rc;
+}
+
 struct container *
 container_prepare(struct agent_ctx *ctx, const struct container_task *t, char *reason, size_t rlen)
 {
@@ -311,7 +351,8 @@ container_prepare(struct agent_ctx *ctx, const struct container_task *t, char *r
 
 	/* §6.2 image and arguments */
 	struct dargs img_args = {0};
-	int use_task = container_choose(ctx, task, t->task_id, &c->image, &img_args, &notes);
+	/* build --docker changes nothing on the task: no task id, no write-back */
+	int use_task = container_choose(ctx, task, t->image_build ? NULL : t->task_id, &c->image, &img_args, &notes);
 	const char *setup = json_string_value(json_object_get(json_object_get(task, "container"),
 	                                                      "setup_shell_script"));
 
@@ -462,7 +503,9 @@ container_prepare(struct agent_ctx *ctx, const struct container_task *t, char *r
 		goto fail;
 	}
 	char *rnd = random_lower(64);
-	c->name = docker_container_name(cfg_str(root, "agent.docker_container_name_format", NULL), t->task_id,
+	/* a build never shares (and its clean-up never removes) a running task's container name */
+	c->name = docker_container_name(t->image_build ? "clearml-build-{task_id}"
+	                                : cfg_str(root, "agent.docker_container_name_format", NULL), t->task_id,
 	                                t->worker_id, rnd);
 	free(rnd);
 
@@ -511,10 +554,26 @@ container_prepare(struct agent_ctx *ctx, const struct container_task *t, char *r
 		dargs_push(&env_names, "CLEARML_AUTH_TOKEN");
 		dargs_pushf(&c->secret_kv, "CLEARML_AUTH_TOKEN=%s", tok);
 	}
+	if (t->image_build && image_build_env(c, &merged, &env, &notes) < 0) {
+		snprintf(reason, rlen, "cannot write the build environment file: %s", strerror(errno));
+		free(cbuild);
+		dargs_free(&labels);
+		dargs_free(&env);
+		dargs_free(&env_names);
+		goto fail;
+	}
+	if (t->image_build) { /* nothing of these may end up in the committed image's config */
+		dargs_free(&labels);
+		dargs_free(&env);
+		dargs_free(&env_names);
+		dargs_free(&c->secret_kv);
+	}
 	add_mount(&mounts, &notes, c->io_dir, C_IO, 0, 0);
-	add_mount(&mounts, &notes, m->runner_bin, C_RUNNER, 1, 0);
-	add_mount(&mounts, &notes, c->host_build, cbuild, 0, 1);
-	if (mounts.n < 3) {
+	if (!t->image_build) { /* build --docker copies the runner and the code in instead */
+		add_mount(&mounts, &notes, m->runner_bin, C_RUNNER, 1, 0);
+		add_mount(&mounts, &notes, c->host_build, cbuild, 0, 1);
+	}
+	if (mounts.n < (t->image_build ? 1u : 3u)) {
 		snprintf(reason, rlen, "the task's files cannot be mounted into the container "
 		         "(CLEARML_AGENT_K8S_HOST_MOUNT does not cover them)");
 		free(cbuild);
@@ -564,10 +623,17 @@ container_prepare(struct agent_ctx *ctx, const struct container_task *t, char *r
 	dargs_push(&cmd, "--result-file");
 	dargs_push(&cmd, C_IO "/result.json");
 	dargs_push(&cmd, "--build-dir");
-	dargs_push(&cmd, cbuild);
+	dargs_push(&cmd, t->image_build ? CONTAINER_IMAGE_BUILD : cbuild);
 	dargs_push(&cmd, "--code-file");
 	dargs_push(&cmd, C_IO "/code.json");
 	dargs_push(&cmd, "--in-container");
+	if (t->image_build) {
+		dargs_push(&cmd, "--build-only");
+		dargs_push(&cmd, "--venv-dir");
+		dargs_push(&cmd, CONTAINER_IMAGE_VENV);
+		dargs_push(&cmd, "--env-file");
+		dargs_push(&cmd, C_IO "/build.env");
+	}
 	for (int i = 0; o && i < o->optimization && i < 4; i++)
 		dargs_push(&cmd, "-O");
 	if (o && o->log_level) {
@@ -639,6 +705,7 @@ fail:
 }
 
 const char *container_name(const struct container *c) { return c->name; }
+const char *container_image(const struct container *c) { return c->image; }
 const char *container_engine_bin(const struct container *c) { return c->m->engine_bin; }
 const char *container_task_file(const struct container *c) { return c->task_file; }
 const char *container_result_file(const struct container *c) { return c->result_file; }

@@ -43,13 +43,22 @@ struct container_task {
 	const char *build_dir;     /* the slot's build dir (the host code goes to <it>.docker) */
 	const char *gpus;          /* this slot's GPU visibility, or NULL for the agent's env */
 	int slot_index;
+	/* build --docker (build_docker.c): the container is created, not run, to be committed as an
+	 * image: no write-back to the task, no labels, no -e (they go to <io>/build.env), the runner
+	 * and the code are copied in (CONTAINER_IMAGE_ROOT) instead of mounted, and the runner stops
+	 * once the environment is built (--build-only, the venv at CONTAINER_IMAGE_VENV). */
+	int image_build;
 };
+#define CONTAINER_IMAGE_ROOT "/.clearml_agent"
+#define CONTAINER_IMAGE_BUILD CONTAINER_IMAGE_ROOT "/build"
+#define CONTAINER_IMAGE_VENV CONTAINER_IMAGE_ROOT "/venv"
 
 /* Everything for one task's container, or NULL with reason (the task fails with it). */
 struct container *container_prepare(struct agent_ctx *ctx, const struct container_task *t,
                                     char *reason, size_t reasonlen);
 
 const char *container_name(const struct container *c);
+const char *container_image(const struct container *c);
 const char *container_engine_bin(const struct container *c);
 const char *container_task_file(const struct container *c);
 const char *container_result_file(const struct container *c);

@@ -220,7 +220,7 @@ container_choose(struct agent_ctx *ctx, const json_t *task, const char *task_id,
 		}
 	}
 	free(timg_own);
-	if (write_back && ctx->api)
+	if (write_back && ctx->api && task_id) /* task_id NULL: build --docker, the task is left alone */
 		write_back_container(ctx, task_id, *image, img_args, setup);
 
 	return use_task;

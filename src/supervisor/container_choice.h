@@ -15,6 +15,7 @@
 #include "supervisor/container.h"
 
 /* *image (caller frees) and its arguments (appended to img_args); notes get the log lines.
+ * task_id NULL: nothing is written back to the task (build --docker).
  * Returns 1 when the task's own container was used (its arguments pass the filters), else 0. */
 int container_choose(struct agent_ctx *ctx, const json_t *task, const char *task_id, char **image,
                      struct dargs *img_args, struct buf *notes);

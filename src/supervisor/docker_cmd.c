@@ -674,3 +674,39 @@ docker_build_run(const struct docker_run_in *in, struct dargs *out)
 	dargs_push(out, in->image ? in->image : "");
 	dargs_extend(out, in->command);
 }
+
+size_t
+docker_take_env_args(struct dargs *a, struct dargs *env, struct dargs *env_files)
+{
+	struct dargs keep = {0};
+	size_t removed = 0;
+	for (size_t i = 0; i < a->n; i++) {
+		const char *w = a->v[i];
+		int is_env = 0, is_file = 0;
+		const char *val = NULL;
+		if (w[0] == '-' && w[1] == '-') {
+			char name[64];
+			const char *sw = docker_switch_name(w, name, sizeof name);
+			is_env = sw && strcmp(sw, "env") == 0;
+			is_file = sw && strcmp(sw, "env-file") == 0;
+			const char *eq = strchr(w, '=');
+			if (is_env || is_file)
+				val = eq ? eq + 1 : (i + 1 < a->n ? a->v[++i] : NULL);
+		} else if (w[0] == '-' && w[1] == 'e') {
+			is_env = 1;
+			val = w[2] ? (w[2] == '=' ? w + 3 : w + 2) : (i + 1 < a->n ? a->v[++i] : NULL);
+		}
+		if (!is_env && !is_file) {
+			dargs_push(&keep, w);
+			if (w[0] == '-' && docker_switch_takes_value(a, i) && i + 1 < a->n)
+				dargs_push(&keep, a->v[++i]); /* another switch's value, even one like "-e" */
+			continue;
+		}
+		removed++;
+		if (val && *val)
+			dargs_push(is_file ? env_files : env, val);
+	}
+	dargs_free(a);
+	*a = keep;
+	return removed;
+}

@@ -84,6 +84,11 @@ int docker_is_secret_env(const char *key, char *const *extra_keys);
  * (scheme://user:pass@host) → "********" when parse_urls; words shell-quoted. Caller frees. */
 char *docker_display(char *const *argv, char *const *extra_keys, int parse_urls);
 
+/* build --docker: remove every -e/--env/--env-file switch from a (-e K=V, -eK=V, -e=K=V, --env K=V,
+ * --env=K=V, -e K, --env-file F, --env-file=F); the -e values go to env ("K=V", or "K" to take from
+ * the client's environment), the files to env_files. Returns how many switches were removed. */
+size_t docker_take_env_args(struct dargs *a, struct dargs *env, struct dargs *env_files);
+
 /* What goes into `<engine> run`. */
 struct docker_run_in {
 	const char *engine_bin;       /* "docker" / "podman" (path or name) */

@@ -27,6 +27,7 @@
 
 #include "supervisor/agent_ctx.h"
 #include "supervisor/container.h"
+#include "supervisor/execute.h"
 #include "agent/commands.h"
 #include "supervisor/gpu_env.h"
 #include "supervisor/monitor.h"
@@ -137,8 +138,7 @@ tasks_by_name(struct agent_ctx *ctx, const char *pattern, struct api_error *e)
 	return tasks ? tasks : json_array();
 }
 
-/* The task id for --id (an id, or an exact task name). NULL after printing why. */
-static char *
+char *
 resolve_task_id(struct agent_ctx *ctx, const char *arg)
 {
 	if (agent_looks_like_id(arg))
@@ -186,7 +186,7 @@ resolve_task_id(struct agent_ctx *ctx, const char *arg)
 	return id;
 }
 
-static json_t *
+json_t *
 get_task(struct agent_ctx *ctx, const char *task_id)
 {
 	json_t *req = json_pack("{s:s}", "task", task_id);

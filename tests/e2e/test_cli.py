@@ -118,10 +118,14 @@ def test_missing_config_file_is_an_error(tmp_path):
     assert "clearml_agent: ERROR: " in r.stderr
 
 
-def test_build_not_available(tmp_path):
+def test_build_usage_errors(tmp_path):
+    """build is available (tests/e2e/test_build*.py); its usage errors exit 2 before any work."""
     r = run_agent(tmp_path, "build", "--id", "0123456789abcdef0123456789abcdef")
     assert r.returncode == 2
-    assert "not available" in r.stderr
+    assert "--target DIR is required" in r.stderr
+    r = run_agent(tmp_path, "build", "--id", "0123456789abcdef0123456789abcdef", "--target", "x",
+                  "--entry-point", "reuse_task")
+    assert r.returncode == 2 and "need --docker" in r.stderr
 
 
 def test_init_wizard_writes_a_working_configuration(server, tmp_path):
