@@ -1102,7 +1102,15 @@ simple_status(struct req *q, struct reply *r, const char *new_status, json_t *ex
 	}
 	json_t *t = task_for_write(q, r, c.task);
 	json_t *fields = NULL;
-	if (!t || change_status(q, r, t, new_status, c.force, c.reason, c.message, extra, &fields) != 0) {
+	const char *msg = c.message;
+	/* A pending stop request ("stopping") survives a tasks.started that only re-confirms a
+	 * running task without a message of its own (the agent's "worker starting task execution"):
+	 * otherwise a stop landing just before it is lost (docs/differences.md). */
+	const char *cur_st = t ? sget(t, "status") : NULL, *cur_msg = t ? sget(t, "status_message") : NULL;
+	if (!strcmp(new_status, "in_progress") && !json_object_get(q->body, "status_message") &&
+	    cur_st && !strcmp(cur_st, "in_progress") && cur_msg && strstr(cur_msg, "stopping"))
+		msg = "stopping";
+	if (!t || change_status(q, r, t, new_status, c.force, c.reason, msg, extra, &fields) != 0) {
 		db_rollback(q->db);
 		json_decref(t);
 		json_decref(extra);

@@ -57,6 +57,7 @@ struct slot {
 	char *worker_id;      /* the worker id the task runs under (events, child env) */
 	char *spool_path, *state_path, *task_path, *result_path;
 	char *cgroup;
+	char **launch_env;    /* slot_launch.env, copied (NULL-ended) */
 
 	int spool_fd;         /* read side */
 	pid_t pid;            /* runner = task, leader of its own session/group */
@@ -374,6 +375,14 @@ spawn_runner(struct slot *s, int spool_w)
 	envv_set(&env, "CLEARML_WORKER_ID", s->worker_id);
 	envv_set(&env, "TRAINS_WORKER_ID", s->worker_id);
 	envv_set(&env, TASK_ENV_MARKER, s->task_id);
+	for (char **e = s->launch_env; e && *e; e++) {
+		char *eq = strchr(*e, '=');
+		if (eq) {
+			char *k = xstrndup(*e, (size_t)(eq - *e));
+			envv_set(&env, k, eq + 1);
+			free(k);
+		}
+	}
 	if (o && o->child_report_tags.n) {
 		struct buf tags;
 		buf_init(&tags, 65536);
@@ -464,6 +473,9 @@ slot_reset(struct slot *s)
 	free(s->task_path);
 	free(s->result_path);
 	free(s->cgroup);
+	for (char **e = s->launch_env; e && *e; e++)
+		free(*e);
+	free(s->launch_env);
 	free(s->stop_detail);
 	free(s->setup_reason);
 	struct agent_ctx *ctx = s->ctx;
@@ -517,11 +529,26 @@ child_worker_id(const struct slot *s)
 int
 slot_start(struct slot *s, const char *task_id, const char *queue_id, const char *queue_name)
 {
+	return slot_start_ex(s, task_id, queue_id, queue_name, NULL);
+}
+
+int
+slot_start_ex(struct slot *s, const char *task_id, const char *queue_id, const char *queue_name,
+              const struct slot_launch *launch)
+{
 	slot_reset(s);
 	s->task_id = xstrdup(task_id ? task_id : "");
 	s->queue_id = queue_id ? xstrdup(queue_id) : NULL;
 	s->queue_name = queue_name ? xstrdup(queue_name) : NULL;
-	s->worker_id = child_worker_id(s);
+	s->worker_id = launch && launch->worker_id ? xstrdup(launch->worker_id) : child_worker_id(s);
+	if (launch && launch->env) {
+		size_t n = 0;
+		while (launch->env[n])
+			n++;
+		s->launch_env = xcalloc(n + 1, sizeof *s->launch_env);
+		for (size_t i = 0; i < n; i++)
+			s->launch_env[i] = xstrdup(launch->env[i]);
+	}
 	const json_t *root = s->ctx->cfg ? s->ctx->cfg->root : NULL;
 	s->callback_supported = api_version_cmp(s->ctx->api, "2.13") >= 0;
 	s->callback_max = root ? cfg_num(root, "agent.abort_callback_max_timeout", 1800) : 1800;
@@ -677,8 +704,14 @@ check_result(struct slot *s)
 		/* An abort that arrived during the set-up lives only in status_message ("stopping");
 		 * tasks.started would overwrite it, so look first (upstream loses such a stop). */
 		poll_abort(s);
-		if (s->st == SLOT_RUNNING)
+		if (s->st == SLOT_RUNNING) {
 			mark_started(s, NULL, "worker starting task execution");
+			/* ... and once more right after it: a stop that landed between that look and the
+			 * update is kept by the server ("stopping" survives a re-confirming tasks.started,
+			 * server-lite) and is seen now instead of never. */
+			if (s->st == SLOT_RUNNING)
+				poll_abort(s);
+		}
 	} else if (status && strcmp(status, "failed") == 0) {
 		s->setup_failed = 1;
 		const char *why = json_string_value(json_object_get(r, "status_reason"));
@@ -1132,6 +1165,12 @@ const char *
 slot_task_id(const struct slot *s)
 {
 	return s->task_id;
+}
+
+const char *
+slot_worker_id(const struct slot *s)
+{
+	return s->st == SLOT_IDLE ? NULL : s->worker_id;
 }
 
 /* ---- recovery ---- */
