@@ -1285,6 +1285,15 @@ recover_one(struct agent_ctx *ctx, const char *state_path)
 	}
 	if (in_progress) {
 		set_final_status(s, "tasks.failed", "agent restarted while the task was running");
+	}
+	if (status && s->worker_id && ctx->worker_id && strcmp(s->worker_id, ctx->worker_id) != 0) {
+		/* a task with its own worker id (services mode, dynamic GPUs): that worker is gone */
+		json_t *ureq = json_pack("{s:s}", "worker", s->worker_id);
+		if (task_call(s, "workers.unregister", NULL, ureq, POLL_DEADLINE_MS, NULL, &e) < 0)
+			log_debug("task %s: could not unregister worker %s: %s", task, s->worker_id, e.msg);
+	}
+	if (in_progress) {
+		/* finalised above */
 	} else if (status) {
 		log_info("task %s: status is %s; left as it is", task, status);
 	} else {
