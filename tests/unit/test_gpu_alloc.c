@@ -6,9 +6,14 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdio.h>
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "supervisor/gpu_alloc.h"
+#include "supervisor/gpu_lock.h"
 
 static void
 test_set_parse(void **state)
@@ -238,6 +243,42 @@ test_join_bounded(void **state)
 	assert_string_equal(big, "");
 }
 
+/* The machine-wide lock: a GPU locked through one descriptor cannot be locked through another
+ * (flock works per open file, so this holds between agents and inside one), and is free again
+ * once released. */
+static void
+test_lock_is_exclusive(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/test_gpu_lock.XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	setenv("CLEARML_AGENT_GPU_LOCK_DIR", dir, 1);
+	char *ld = gpu_lock_dir();
+	assert_string_equal(ld, dir);
+	int a = gpu_lock_try(ld, "3");
+	assert_true(a >= 0);
+	errno = 0;
+	assert_int_equal(gpu_lock_try(ld, "3"), -1);
+	assert_int_equal(errno, EWOULDBLOCK);
+	int b = gpu_lock_try(ld, "0:1"); /* MIG ids are file names too */
+	assert_true(b >= 0);
+	assert_int_equal(gpu_lock_try(ld, "../x"), -1); /* never a path from an id */
+	assert_int_equal(errno, EINVAL);
+	gpu_lock_release(a);
+	int c = gpu_lock_try(ld, "3");
+	assert_true(c >= 0);
+	gpu_lock_release(c);
+	gpu_lock_release(b);
+	char path[256];
+	snprintf(path, sizeof path, "%s/gpu-3.lock", dir);
+	unlink(path);
+	snprintf(path, sizeof path, "%s/gpu-0:1.lock", dir);
+	unlink(path);
+	rmdir(dir);
+	free(ld);
+	unsetenv("CLEARML_AGENT_GPU_LOCK_DIR");
+}
+
 int
 main(void)
 {
@@ -248,6 +289,7 @@ main(void)
 		cmocka_unit_test(test_pick_documented_walkthrough),
 		cmocka_unit_test(test_pick_exhaustive),
 		cmocka_unit_test(test_join_bounded),
+		cmocka_unit_test(test_lock_is_exclusive),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
