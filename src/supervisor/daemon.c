@@ -617,11 +617,19 @@ terminate_instance(const struct pidfile_entry *e, int graceful)
 	kill(e->pid, graceful ? SIGQUIT : SIGTERM);
 	if (wait_pid_gone(e->pid, graceful ? STOP_GRACEFUL_WAIT_SEC : STOP_WAIT_SEC))
 		return;
-	if (!graceful) {
+	if (graceful) {
+		/* the tasks did not end in time: stop them properly (each marked stopped with a
+		 * reason) rather than orphan them with a SIGKILL of the agent */
+		printf("clearml-agent worker_id=%s pid=%d: tasks still running after %d s; stopping "
+		       "them\n", e->worker_id, (int)e->pid, STOP_GRACEFUL_WAIT_SEC);
+		fflush(stdout);
 		kill(e->pid, SIGTERM);
-		if (wait_pid_gone(e->pid, 2))
+		if (wait_pid_gone(e->pid, STOP_WAIT_SEC + 30))
 			return;
 	}
+	kill(e->pid, SIGTERM);
+	if (wait_pid_gone(e->pid, 2))
+		return;
 	printf("clearml-agent worker_id=%s pid=%d did not exit in time; killing it\n", e->worker_id,
 	       (int)e->pid);
 	kill(e->pid, SIGKILL);
