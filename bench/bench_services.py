@@ -1,7 +1,9 @@
 """Services-mode and dynamic-GPU figures, printed as `name value unit` lines, never asserted:
 
-  services_<N>_private        the daemon's private memory (Private_Clean + Private_Dirty) with
-                              N idle services running (N = 1, 10, 50), default settings
+  services_<N>_private        the daemon's private dirty memory (Private_Dirty: what it wrote
+                              itself; clean private pages are library code the kernel may drop
+                              and re-read, which made the figure jump either way) with N idle
+                              services running (N = 1, 10, 50), default settings
   services_<N>_private_per_service
                               (that − the same daemon's idle figure before the services) / N
                               (goal: under 1 MiB)
@@ -42,8 +44,7 @@ def smaps_rollup(pid):
 
 
 def private_kib(pid):
-    r = smaps_rollup(pid)
-    return r.get("Private_Clean", 0) + r.get("Private_Dirty", 0)
+    return smaps_rollup(pid).get("Private_Dirty", 0)
 
 
 def rss_kib(pid):
@@ -102,6 +103,7 @@ def bench_services(srv, api, tmp, n):
         print(f"services_{n}_cpu {cpu:.3f} s/min")
         print(f"services_{n}_cpu_per_service {(cpu - idle_cpu) / n:.4f} s/min")
         print(f"services_{n}_rss {rss_kib(agent.pid) / 1024:.2f} MiB")
+        print(f"services_{n}_pss {smaps_rollup(agent.pid).get('Pss', 0) / 1024:.2f} MiB")
         sys.stdout.flush()
     finally:
         agent.stop(signal.SIGTERM, timeout=120)

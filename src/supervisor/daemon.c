@@ -163,7 +163,8 @@ queue_ids_json(struct daemon *d)
 
 /* ---- worker reports ---- */
 
-static void
+/* 0, or -1 when the report failed (http_status 0: no answer at all). */
+static int
 status_report_as(struct daemon *d, const char *worker, json_t *machine_stats, const char *queue,
                  const char *task)
 {
@@ -180,15 +181,19 @@ status_report_as(struct daemon *d, const char *worker, json_t *machine_stats, co
 		json_object_set_new(req, "task", json_string(task));
 	struct api_call_opts co = {.deadline_ms = REPORT_DEADLINE_MS, .cancel = &g_cancel};
 	struct api_error e;
-	if (api_call_ex(d->ctx.api, "workers.status_report", req, &co, NULL, &e) < 0)
+	int rc = 0;
+	if (api_call_ex(d->ctx.api, "workers.status_report", req, &co, NULL, &e) < 0) {
 		log_debug("status report failed: %s", e.msg);
+		rc = e.http_status == 0 ? -1 : 0;
+	}
 	json_decref(req);
+	return rc;
 }
 
 static void
 status_report(struct daemon *d, json_t *machine_stats, const char *queue, const char *task)
 {
-	status_report_as(d, NULL, machine_stats, queue, task);
+	(void)status_report_as(d, NULL, machine_stats, queue, task);
 }
 
 /* Several tasks at once (services mode, dynamic GPUs): each slot reports under its own worker
@@ -199,12 +204,13 @@ multi_mode(const struct daemon *d)
 	return d->ds.services || d->ds.dynamic;
 }
 
-static void
+static int
 report_slot(struct daemon *d, size_t i)
 {
-	if (d->sx[i].own_worker)
-		status_report_as(d, d->sx[i].own_worker, NULL, d->slot_queue[i],
-		                 slot_task_id(d->slots[i]));
+	if (!d->sx[i].own_worker)
+		return 0;
+	return status_report_as(d, d->sx[i].own_worker, NULL, d->slot_queue[i],
+	                        slot_task_id(d->slots[i]));
 }
 
 /* The periodic report: the running task (first busy slot) and where it came from. */
@@ -212,10 +218,13 @@ static void
 periodic_report(struct daemon *d)
 {
 	if (multi_mode(d)) {
-		status_report(d, monitor_report(d->mon), NULL, NULL);
+		/* a server that does not answer gets no more reports this round: N reports each
+		 * waiting out its deadline would hold up the slots' ticks */
+		if (status_report_as(d, NULL, monitor_report(d->mon), NULL, NULL) < 0)
+			return;
 		for (size_t i = 0; i < d->nslots; i++)
-			if (slot_state(d->slots[i]) != SLOT_IDLE)
-				report_slot(d, i);
+			if (slot_state(d->slots[i]) != SLOT_IDLE && report_slot(d, i) < 0)
+				return;
 		return;
 	}
 	const char *task = NULL, *queue = NULL;
@@ -339,8 +348,10 @@ try_queue(struct daemon *d, size_t qi)
 	size_t gidx[GPU_MAX], ng = 0;
 	if (d->ds.dynamic) {
 		/* a task waits in its queue while too few GPUs are free: look before pulling */
-		if (!dsched_queue_has_entries(d->ctx.api, d->q[qi].id, &g_cancel))
+		if (!dsched_queue_has_entries(d->ctx.api, d->q[qi].id, &g_cancel)) {
+			d->ds.q[qi].waiting = 0;
 			return 0;
+		}
 		ng = dsched_gpu_take(&d->ds, d->gpu_busy, qi, gidx);
 		int waiting = ng == 0;
 		if (waiting != d->ds.q[qi].waiting) {
@@ -426,7 +437,7 @@ try_queue_pull(struct daemon *d, size_t qi, const size_t *gidx, size_t ng)
 	free(x->own_worker);
 	x->own_worker = sw && strcmp(sw, d->ctx.worker_id) != 0 ? xstrdup(sw) : NULL;
 	if (x->own_worker) {
-		report_slot(d, si);
+		(void)report_slot(d, si);
 		status_report(d, NULL, NULL, NULL);
 	} else {
 		status_report(d, NULL, d->q[qi].id, task_id);
