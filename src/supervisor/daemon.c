@@ -771,30 +771,11 @@ go_background(struct daemon *d)
 static void
 print_mode(const struct daemon *d)
 {
-	if (d->ds.services) {
-		if (d->ds.cap > 0)
-			printf("Services mode: up to %d services at once, each a plain process in its own "
-			       "environment\n", d->ds.cap);
-		else
-			printf("Services mode: any number of services at once, each a plain process in its "
-			       "own environment\n");
-	}
-	if (d->ds.dynamic) {
-		printf("Dynamic GPUs: %zu GPU(s); per queue:", d->ds.gpus.n);
-		for (size_t i = 0; i < d->nq && i < d->ds.nq; i++) {
-			if (d->ds.q[i].gpu_min == d->ds.q[i].gpu_max)
-				printf(" %s=%d", d->q[i].name, d->ds.q[i].gpu_min);
-			else
-				printf(" %s=%d-%d", d->q[i].name, d->ds.q[i].gpu_min, d->ds.q[i].gpu_max);
-		}
-		printf("\n");
-	}
-	if (d->ds.sch.kind != SCHED_NONE) {
-		char lines[8192];
-		schedule_describe(&d->ds.sch, lines, sizeof lines);
-		printf("Working hours %s configurations:\n%s",
-		       d->ds.sch.kind == SCHED_UPTIME ? "uptime" : "downtime", lines);
-	}
+	char **names = xcalloc(d->nq ? d->nq : 1, sizeof *names);
+	for (size_t i = 0; i < d->nq; i++)
+		names[i] = d->q[i].name;
+	dsched_print_mode(&d->ds, names, d->nq);
+	free(names);
 }
 
 static char *

@@ -401,3 +401,32 @@ dsched_queue_has_entries(struct api_session *api, const char *queue_id,
 	json_decref(data);
 	return has;
 }
+
+void
+dsched_print_mode(const struct dsched *s, char *const *names, size_t nq)
+{
+	if (s->services) {
+		if (s->cap > 0)
+			printf("Services mode: up to %d services at once, each a plain process in its own "
+			       "environment\n", s->cap);
+		else
+			printf("Services mode: any number of services at once, each a plain process in its "
+			       "own environment\n");
+	}
+	if (s->dynamic) {
+		printf("Dynamic GPUs: %zu GPU(s); per queue:", s->gpus.n);
+		for (size_t i = 0; i < nq && i < s->nq; i++) {
+			if (s->q[i].gpu_min == s->q[i].gpu_max)
+				printf(" %s=%d", names[i], s->q[i].gpu_min);
+			else
+				printf(" %s=%d-%d", names[i], s->q[i].gpu_min, s->q[i].gpu_max);
+		}
+		printf("\n");
+	}
+	if (s->sch.kind != SCHED_NONE) {
+		char lines[8192];
+		schedule_describe(&s->sch, lines, sizeof lines);
+		printf("Working hours %s configurations:\n%s",
+		       s->sch.kind == SCHED_UPTIME ? "uptime" : "downtime", lines);
+	}
+}

@@ -15,6 +15,7 @@
 #include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <time.h>
 
 #include "agent/cli.h"
@@ -89,9 +90,11 @@ int dsched_queue_has_entries(struct api_session *api, const char *queue_id,
 
 #endif
 
+/* The start-up lines saying what the daemon will do (services, GPUs per queue, working hours). */
+void dsched_print_mode(const struct dsched *s, char *const *queue_names, size_t nq);
+
 /* `daemon --status` (schedule_status.c): the working hours, the runtime property `force` with its
  * expiry, each queue with its force_workers tag, and whether the worker would pull from it now,
  * in upstream's wording. s must have been refreshed. */
-#include <stdio.h>
 void schedule_print_status(FILE *out, struct dsched *s, char *const *queue_names, size_t nq,
                            time_t now);
