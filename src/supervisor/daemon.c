@@ -144,6 +144,8 @@ struct daemon {
 	struct queue_sched qs; /* which queue to ask next */
 	json_t *tags;        /* --child-report-tags, or NULL */
 	int registered;
+	int long_poll_sec;   /* server-lite offers long-poll dispatch: the wait we ask for; else 0 */
+	int64_t long_poll_took_ms; /* how long the last long-poll call lasted (-1: none was made) */
 };
 
 /* The queue helpers (daemon_queues.c) see the daemon through this view. */
@@ -340,6 +342,57 @@ slot_released(struct daemon *d, size_t i)
 
 static int try_queue_pull(struct daemon *d, size_t qi, const size_t *gidx, size_t ng);
 
+
+/*
+ * Long-poll dispatch, server-lite's addition: when server.info says clearml_lite.long_poll_max_sec
+ * > 0, queues.get_next_task takes wait_sec and answers as soon as a task is enqueued. We ask for
+ * it only while no slot is busy (nothing else to tick) and with one queue (a wait on one queue
+ * must not starve the others), and wait less than the status-report interval and the API read
+ * time-out. Against any other server the offer is absent and polling stays as it was.
+ */
+#define LONG_POLL_SEC 15
+
+static int
+long_poll_offer(struct daemon *d)
+{
+	struct api_call_opts co = {.deadline_ms = LOOP_CALL_DEADLINE_MS, .cancel = &g_cancel};
+	json_t *data = NULL;
+	struct api_error e;
+	if (api_call_ex(d->ctx.api, "server.info", json_object(), &co, &data, &e) < 0)
+		return 0;
+	json_t *v = json_object_get(json_object_get(data, "clearml_lite"), "long_poll_max_sec");
+	int offer = json_is_integer(v) && json_integer_value(v) > 0
+	                ? (int)(json_integer_value(v) < LONG_POLL_SEC ? json_integer_value(v)
+	                                                              : LONG_POLL_SEC)
+	                : 0;
+	json_decref(data);
+	return offer;
+}
+
+static int busy_slots(const struct daemon *d);
+
+/* 1 while the supervisor has a child process at all, running or waiting to be reaped (a task's
+ * escaped descendant killed at its end, reparented to us as subreaper, is one): the loop still has
+ * work, so it must not sit in a long poll. */
+static int
+has_children(void)
+{
+	siginfo_t si = {0};
+	return waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) == 0;
+}
+
+/* The wait_sec to send now (0: plain poll). */
+static int
+long_poll_wait(const struct daemon *d)
+{
+	/* nor while working hours or an override are in play: the decision to pull is taken before
+	 * the call and must not go stale for the length of a long wait */
+	return d->long_poll_sec > 0 && d->nq == 1 && busy_slots(d) == 0 && !has_children() &&
+	               !dsched_decision_may_change(&d->ds)
+	           ? d->long_poll_sec
+	           : 0;
+}
+
 /* 1 when a task was started from queue qi (or one came and failed to start); 0 when the queue
  * was empty, failed, may not hand out work now, or (dynamic GPUs) its task must wait. */
 static int
@@ -378,10 +431,17 @@ try_queue_pull(struct daemon *d, size_t qi, const size_t *gidx, size_t ng)
 	json_t *req = json_pack("{s:s}", "queue", d->q[qi].id);
 	struct api_call_opts co = {.version = "2.14", .deadline_ms = LOOP_CALL_DEADLINE_MS,
 	                           .cancel = &g_cancel};
+	int wait = long_poll_wait(d);
+	if (wait) {
+		json_object_set_new(req, "wait_sec", json_integer(wait));
+		co.deadline_ms += (int64_t)wait * 1000;
+	}
+	int64_t t0 = mono_ms();
 	json_t *data = NULL;
 	struct api_error e;
 	int rc = api_call_ex(d->ctx.api, "queues.get_next_task", req, &co, &data, &e);
 	json_decref(req);
+	d->long_poll_took_ms = wait && rc == 0 ? mono_ms() - t0 : -1;
 	if (rc < 0) {
 		printf("Warning: could not get the next task from queue %s: %s\n", d->q[qi].name, e.msg);
 		fflush(stdout);
@@ -465,6 +525,12 @@ poll_queues(struct daemon *d)
 	time_t wall = time(NULL);
 	while (free_slot(d, &si) != NULL && !g_term && !g_drain) {
 		long qi = queue_sched_next(&d->qs);
+		if (qi < 0 && d->long_poll_took_ms >= 1000) {
+			/* the server waited for us: ask again at once (a few calls a minute) */
+			d->long_poll_took_ms = -1;
+			d->next_poll = mono_ms();
+			return;
+		}
 		if (qi < 0) {
 			if (d->o->foreground || d->o->debug)
 				printf("No tasks in Queues, sleeping for %.1f seconds\n", d->poll_interval);
@@ -927,7 +993,8 @@ cmd_daemon(const struct cli_opts *o, struct config *cfg)
 	}
 	if (o->status) {
 		/* the schedule and its overrides as the server has them for this worker (the first
-		 * instance's id: the one a running daemon has), then exit; nothing is registered */
+		 * instance's id: the one a running daemon has), then exit: no instance, no config dump, no
+		 * registration, no task */
 		char *wid = worker_ident_final(&wi, 0);
 		char **ids = xcalloc(d.nq ? d.nq : 1, sizeof *ids), **names = xcalloc(d.nq ? d.nq : 1,
 		                                                                      sizeof *names);
@@ -941,7 +1008,7 @@ cmd_daemon(const struct cli_opts *o, struct config *cfg)
 		free(ids);
 		free(names);
 		free(wid);
-		rc = 0;
+		rc = 1; /* as upstream */
 		goto out;
 	}
 
@@ -988,6 +1055,10 @@ cmd_daemon(const struct cli_opts *o, struct config *cfg)
 	queue_sched_init(&d.qs, d.nq, o->order_fairness);
 	d.registered = worker_register(&d) == 0;
 	dsched_store_cap(&d.ds, d.ctx.api, d.ctx.worker_id);
+	d.long_poll_took_ms = -1;
+	d.long_poll_sec = long_poll_offer(&d);
+	if (d.long_poll_sec)
+		log_debug("server offers long-poll dispatch: waiting up to %d s per poll", d.long_poll_sec);
 	d.mon = monitor_new(cfg->root);
 	size_t first;
 	free_slot(&d, &first); /* slot 0; more are added as the cap allows */

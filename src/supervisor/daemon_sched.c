@@ -296,6 +296,17 @@ dsched_refresh(struct dsched *s, struct api_session *api, const char *worker_id,
 }
 
 int
+dsched_decision_may_change(const struct dsched *s)
+{
+	if (s->sch.kind != SCHED_NONE || s->prop != FORCE_NONE)
+		return 1;
+	for (size_t i = 0; i < s->nq; i++)
+		if (s->q[i].tag != FORCE_NONE)
+			return 1;
+	return 0;
+}
+
+int
 dsched_queue_active(struct dsched *s, size_t qi, const char *queue_name, time_t now)
 {
 	if (qi >= s->nq)

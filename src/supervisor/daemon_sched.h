@@ -70,6 +70,10 @@ void dsched_refresh(struct dsched *s, struct api_session *api, const char *worke
                     char *const *queue_ids, size_t nq, int64_t interval_ms,
                     volatile sig_atomic_t *cancel);
 
+/* 1 when the pull decision can change with time or the server's overrides: a schedule is set, or
+ * the force property or a force_workers tag is present (then no long waits on a queue). */
+int dsched_decision_may_change(const struct dsched *s);
+
 /* May queue qi hand out work now? Logs the reason once each time the answer changes. */
 int dsched_queue_active(struct dsched *s, size_t qi, const char *queue_name, time_t now);
 

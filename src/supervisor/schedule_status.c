@@ -11,13 +11,13 @@ void
 schedule_print_status(FILE *out, struct dsched *s, char *const *queue_names, size_t nq,
                       time_t now)
 {
+	fprintf(out, "\nWorking hours uptime/downtime configurations:\n");
 	if (s->sch.kind == SCHED_NONE) {
-		fprintf(out, "\nNo uptime/downtime configurations found\n");
+		fprintf(out, "  none: the worker is active at all hours\n");
 	} else {
 		char lines[8192];
 		schedule_describe(&s->sch, lines, sizeof lines);
-		fprintf(out, "\nWorking hours %s configurations:\n%s",
-		        s->sch.kind == SCHED_UPTIME ? "uptime" : "downtime", lines);
+		fprintf(out, "  %s:\n%s", s->sch.kind == SCHED_UPTIME ? "uptime" : "downtime", lines);
 	}
 	if (s->props_unsupported) {
 		fprintf(out, "\nThe server has no worker runtime properties (no force override)\n");

@@ -60,8 +60,8 @@ def test_downtime_runtime_property_and_queue_tags(server, api, tmp_path):
         time.sleep(1.5)
         assert task(api, t2)["status"] == "queued"
         rc, out = status(server, tmp_path, ["--downtime", "0 SUN-SAT"])
-        assert rc == 0, out
-        assert "Working hours downtime configurations:" in out
+        assert rc == 1, out  # as upstream
+        assert "Working hours uptime/downtime configurations:\n  downtime:\n" in out
         assert "  - 00:00-23:59 on SUN" in out and "  - 00:00-23:59 on SAT" in out
         assert "Worker is forced on by its runtime property until" in out, out
         assert "  - Listening to queue 'sched' (tagged 'force_workers:off'): not pulling" in out
@@ -100,8 +100,8 @@ def test_status_from_configuration(server, api, tmp_path):
     conf.write_text(f'include "{server.conf}"\n'
                     'agent.uptime: ["17-20 SUN-TUE", "13-22 WED"]\n')
     rc, out = status(server, tmp_path, conf=str(conf))
-    assert rc == 0, out
-    assert "Working hours uptime configurations:" in out
+    assert rc == 1, out
+    assert "Working hours uptime/downtime configurations:\n  uptime:\n" in out
     for line in ("  - 17:00-19:59 on SUN", "  - 17:00-19:59 on MON", "  - 17:00-19:59 on TUE",
                  "  - 13:00-21:59 on WED"):
         assert line in out, out
