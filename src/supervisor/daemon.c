@@ -358,7 +358,10 @@ long_poll_offer(struct daemon *d)
 	struct api_call_opts co = {.deadline_ms = LOOP_CALL_DEADLINE_MS, .cancel = &g_cancel};
 	json_t *data = NULL;
 	struct api_error e;
-	if (api_call_ex(d->ctx.api, "server.info", json_object(), &co, &data, &e) < 0)
+	json_t *req = json_object(); /* borrowed by api_call_ex: ours to free */
+	int rc = api_call_ex(d->ctx.api, "server.info", req, &co, &data, &e);
+	json_decref(req);
+	if (rc < 0)
 		return 0;
 	json_t *v = json_object_get(json_object_get(data, "clearml_lite"), "long_poll_max_sec");
 	int offer = json_is_integer(v) && json_integer_value(v) > 0
