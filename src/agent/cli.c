@@ -117,7 +117,8 @@ static const struct flag daemon_flags[] = {
 	{"--services-mode", NULL, K_OPT_INT, F(services_mode), F(services_mode_given), "SERVICES_MODE",
 	 NULL, 0, 0,
 	 "Run many long-lived services at once, at most SERVICES_MODE (unlimited when not given); "
-	 "implies --cpu-only"},
+	 "implies --cpu-only. Without --docker each service runs as a plain process in its own "
+	 "virtual environment, under the worker id <worker>:service:<task>"},
 	{"--child-report-tags", NULL, K_LIST_PLUS, F(child_report_tags), NOGIVEN, "CHILD_REPORT_TAGS",
 	 NULL, 0, 0, "Tags sent with the status reports of the worker that runs a task"},
 	{"--create-queue", NULL, K_TRUE, F(create_queue), NOGIVEN, NULL, NULL, 0, 0,

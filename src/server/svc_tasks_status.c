@@ -83,8 +83,16 @@ simple_change(struct task_write *w)
 {
 	struct simple *s = w->arg;
 	json_t *fields = NULL;
-	if (change_status(w->q, w->r, w->task, s->status, s->c.force, s->c.reason, s->c.message,
-	                  s->extra, &fields) != 0)
+	const char *msg = s->c.message;
+	/* A pending stop request ("stopping") survives a tasks.started that only re-confirms a
+	 * running task without a message of its own (the agent's "worker starting task execution"):
+	 * otherwise a stop landing just before it is lost (docs/differences.md). */
+	const char *cur_st = sget(w->task, "status"), *cur_msg = sget(w->task, "status_message");
+	if (!strcmp(s->status, "in_progress") && !json_object_get(w->q->body, "status_message") &&
+	    cur_st && !strcmp(cur_st, "in_progress") && cur_msg && strstr(cur_msg, "stopping"))
+		msg = "stopping";
+	if (change_status(w->q, w->r, w->task, s->status, s->c.force, s->c.reason, msg, s->extra,
+	                  &fields) != 0)
 		return TW_FAIL;
 	if (s->publish) {
 		struct common pc = s->c;

@@ -28,16 +28,18 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "supervisor/agent_ctx.h"
 #include "supervisor/container.h"
 #include "agent/commands.h"
+#include "supervisor/daemon_queues.h"
+#include "supervisor/daemon_sched.h"
 #include "supervisor/gpu_env.h"
 #include "supervisor/monitor.h"
 #include "supervisor/queue_sched.h"
 #include "supervisor/slot.h"
-#include "supervisor/status_print.h"
 #include "supervisor/worker_id.h"
 #include "api.h"
 #include "util.h"
@@ -111,10 +113,14 @@ drain_pipe(void)
 
 /* ---- queues ---- */
 
-struct queue_ref {
-	char *id;
-	char *name;
-	char *tags; /* comma-joined, for the table */
+
+
+/* What the daemon keeps per slot besides the slot itself (services mode, dynamic GPUs). */
+struct slot_extra {
+	char *own_worker;       /* the slot's own worker id when it is not the daemon's: reported
+	                         * and unregistered on its own */
+	size_t gpu[GPU_MAX];    /* --dynamic-gpus: the GPUs (indexes) the task holds */
+	size_t ngpu;
 };
 
 struct daemon {
@@ -126,7 +132,11 @@ struct daemon {
 	struct slot **slots;
 	char **slot_queue; /* queue id each busy slot's task came from */
 	int64_t *slot_next_tick;
+	struct slot_extra *sx;
 	size_t nslots;
+	struct dsched ds;        /* capacity, working hours, dynamic GPUs */
+	struct strlist qnames;   /* the queues to resolve (--dynamic-gpus: "=N" cut off) */
+	unsigned char gpu_busy[GPU_MAX]; /* this round's busy GPUs */
 	struct monitor *mon;
 	char *pidfile;
 	char *daemon_log;
@@ -139,254 +149,30 @@ struct daemon {
 	int64_t long_poll_took_ms; /* how long the last long-poll call lasted (-1: none was made) */
 };
 
-static void
-queues_free(struct daemon *d)
+/* The queue helpers (daemon_queues.c) see the daemon through this view. */
+static struct dq
+dq_of(struct daemon *d)
 {
-	for (size_t i = 0; i < d->nq; i++) {
-		free(d->q[i].id);
-		free(d->q[i].name);
-		free(d->q[i].tags);
-	}
-	free(d->q);
-	d->q = NULL;
-	d->nq = 0;
-}
-
-static void
-queue_add(struct daemon *d, const char *id, const char *name)
-{
-	for (size_t i = 0; i < d->nq; i++)
-		if (strcmp(d->q[i].id, id) == 0)
-			return; /* the same queue twice: once is enough */
-	d->q = xreallocarray(d->q, d->nq + 1, sizeof *d->q);
-	d->q[d->nq++] = (struct queue_ref){.id = xstrdup(id), .name = xstrdup(name ? name : ""),
-	                                   .tags = xstrdup("")};
+	return (struct dq){.api = d->ctx.api, .names = &d->qnames, .create_queue = d->o->create_queue,
+	                   .worker_id = d->ctx.worker_id, .q = &d->q, .nq = &d->nq};
 }
 
 static json_t *
-queue_ids_json(const struct daemon *d)
+queue_ids_json(struct daemon *d)
 {
-	json_t *a = json_array();
-	for (size_t i = 0; i < d->nq; i++)
-		json_array_append_new(a, json_string(d->q[i].id));
-	return a;
-}
-
-/* Find a queue by name: the server matches the escaped name anywhere (case-insensitively, by the
- * (?i) prefix); we keep the exact case-insensitive match (an exact case-sensitive one wins).
- * 1 found, 0 not, -1 error. */
-static int
-queue_lookup(struct daemon *d, const char *name, char **id_out, char **name_out)
-{
-	/* (?i): the server's pattern match is case-sensitive; we want every case variant back */
-	char *esc = re_escape(name);
-	char *rx = xasprintf("(?i)%s", esc);
-	free(esc);
-	json_t *req = json_pack("{s:s,s:[s,s],s:b}", "name", rx, "only_fields", "name", "id",
-	                        "search_hidden", 1);
-	free(rx);
-	json_t *data = NULL;
-	struct api_error e;
-	int rc = api_call(d->ctx.api, "queues.get_all", "2.5", req, &data, &e);
-	json_decref(req);
-	if (rc < 0) {
-		fprintf(stderr, "clearml_agent: ERROR: could not look up queue \"%s\": %s\n", name, e.msg);
-		return -1;
-	}
-	json_t *qs = json_object_get(data, "queues"), *q, *best = NULL;
-	size_t i;
-	json_array_foreach(qs, i, q) {
-		const char *qn = json_string_value(json_object_get(q, "name"));
-		if (qn == NULL || strcasecmp(qn, name) != 0)
-			continue;
-		if (best == NULL || strcmp(qn, name) == 0)
-			best = q;
-	}
-	if (best) {
-		*id_out = xstrdup(json_string_value(json_object_get(best, "id")));
-		*name_out = xstrdup(json_string_value(json_object_get(best, "name")));
-	}
-	json_decref(data);
-	return best ? 1 : 0;
-}
-
-static int
-queue_create(struct daemon *d, const char *name, char **id_out)
-{
-	json_t *req = json_pack("{s:s}", "name", name);
-	json_t *data = NULL;
-	struct api_error e;
-	int rc = api_call(d->ctx.api, "queues.create", "2.5", req, &data, &e);
-	json_decref(req);
-	if (rc < 0 || !json_is_string(json_object_get(data, "id"))) {
-		fprintf(stderr, "clearml_agent: ERROR: could not create queue \"%s\": %s\n", name,
-		        rc < 0 ? e.msg : "no id in reply");
-		json_decref(data);
-		return -1;
-	}
-	*id_out = xstrdup(json_string_value(json_object_get(data, "id")));
-	json_decref(data);
-	printf("Created queue \"%s\" (%s)\n", name, *id_out);
-	return 0;
-}
-
-static int
-resolve_default_queue(struct daemon *d)
-{
-	json_t *data = NULL;
-	struct api_error e;
-	json_t *req = json_object();
-	int rc = api_call(d->ctx.api, "queues.get_default", "2.5", req, &data, &e);
-	json_decref(req);
-	if (rc == 0 && json_is_string(json_object_get(data, "id"))) {
-		queue_add(d, json_string_value(json_object_get(data, "id")),
-		          json_string_value(json_object_get(data, "name")));
-		json_decref(data);
-		return 0;
-	}
-	json_decref(data);
-	char *id = NULL, *name = NULL;
-	int found = queue_lookup(d, "default", &id, &name);
-	if (found < 0)
-		return -1;
-	if (found == 0) {
-		if (!d->o->create_queue) {
-			fprintf(stderr,
-			        "\nclearml_agent: ERROR: no default queue on the server; name one with "
-			        "--queue, or add --create-queue to create \"default\"\n");
-			return -1;
-		}
-		if (queue_create(d, "default", &id) < 0)
-			return -1;
-		name = xstrdup("default");
-	}
-	queue_add(d, id, name);
-	free(id);
-	free(name);
-	return 0;
-}
-
-static int
-resolve_queues(struct daemon *d)
-{
-	const struct strlist *ql = &d->o->queues;
-	if (ql->n == 0)
-		return resolve_default_queue(d);
-	for (size_t i = 0; i < ql->n; i++) {
-		const char *arg = ql->v[i];
-		if (agent_looks_like_id(arg)) {
-			queue_add(d, arg, NULL);
-			continue;
-		}
-		char *id = NULL, *name = NULL;
-		int found = queue_lookup(d, arg, &id, &name);
-		if (found < 0)
-			return -1;
-		if (found == 0) {
-			if (!d->o->create_queue) {
-				fprintf(stderr,
-				        "\nclearml_agent: ERROR: Could not find queue with name/id \"%s\" "
-				        "(add --create-queue to create it)\n",
-				        arg);
-				return -1;
-			}
-			if (queue_create(d, arg, &id) < 0)
-				return -1;
-			name = xstrdup(arg);
-		}
-		queue_add(d, id, name);
-		free(id);
-		free(name);
-	}
-	return 0;
-}
-
-/* Names and tags for the table (queues.get_all by id). Unknown ids are an error. */
-static int
-describe_queues(struct daemon *d)
-{
-	json_t *req = json_pack("{s:o,s:b}", "id", queue_ids_json(d), "search_hidden", 1);
-	json_t *data = NULL;
-	struct api_error e;
-	int rc = api_call(d->ctx.api, "queues.get_all", "2.5", req, &data, &e);
-	json_decref(req);
-	if (rc < 0) {
-		fprintf(stderr, "clearml_agent: ERROR: could not read the queues: %s\n", e.msg);
-		return -1;
-	}
-	json_t *qs = json_object_get(data, "queues");
-	for (size_t i = 0; i < d->nq; i++) {
-		json_t *q, *found = NULL;
-		size_t k;
-		json_array_foreach(qs, k, q) {
-			const char *qid = json_string_value(json_object_get(q, "id"));
-			if (qid && strcmp(qid, d->q[i].id) == 0)
-				found = q;
-		}
-		if (found == NULL) {
-			fprintf(stderr, "\nclearml_agent: ERROR: Could not find queue with name/id \"%s\"\n",
-			        d->q[i].id);
-			json_decref(data);
-			return -1;
-		}
-		const char *n = json_string_value(json_object_get(found, "name"));
-		free(d->q[i].name);
-		d->q[i].name = xstrdup(n ? n : "");
-		struct buf b;
-		buf_init(&b, 4096);
-		json_t *t;
-		json_array_foreach(json_object_get(found, "tags"), k, t) {
-			if (json_is_string(t))
-				buf_printf(&b, "%s%s", b.len ? ", " : "", json_string_value(t));
-		}
-		free(d->q[i].tags);
-		d->q[i].tags = buf_steal(&b);
-	}
-	json_decref(data);
-	return 0;
-}
-
-static void
-print_rule(const size_t w[3])
-{
-	putchar('+');
-	for (int c = 0; c < 3; c++) {
-		for (size_t i = 0; i < w[c] + 2; i++)
-			putchar('-');
-		putchar('+');
-	}
-	putchar('\n');
-}
-
-static void
-print_queue_table(const struct daemon *d)
-{
-	size_t w[3] = {2, 4, 4};
-	for (size_t i = 0; i < d->nq; i++) {
-		size_t l[3] = {strlen(d->q[i].id), strlen(d->q[i].name), strlen(d->q[i].tags)};
-		for (int c = 0; c < 3; c++)
-			if (l[c] > w[c])
-				w[c] = l[c];
-	}
-	printf("\nWorker \"%s\" - Listening to queues:\n", d->ctx.worker_id);
-	print_rule(w);
-	printf("| %-*s | %-*s | %-*s |\n", (int)w[0], "id", (int)w[1], "name", (int)w[2], "tags");
-	print_rule(w);
-	for (size_t i = 0; i < d->nq; i++)
-		printf("| %-*s | %-*s | %-*s |\n", (int)w[0], d->q[i].id, (int)w[1], d->q[i].name,
-		       (int)w[2], d->q[i].tags);
-	print_rule(w);
-	putchar('\n');
-	fflush(stdout);
+	struct dq v = dq_of(d);
+	return dq_ids_json(&v);
 }
 
 /* ---- worker reports ---- */
 
-static void
-status_report(struct daemon *d, json_t *machine_stats, const char *queue, const char *task)
+/* 0, or -1 when the report failed (http_status 0: no answer at all). */
+static int
+status_report_as(struct daemon *d, const char *worker, json_t *machine_stats, const char *queue,
+                 const char *task)
 {
 	json_t *req = json_object();
-	json_object_set_new(req, "worker", json_string(d->ctx.worker_id));
+	json_object_set_new(req, "worker", json_string(worker ? worker : d->ctx.worker_id));
 	json_object_set_new(req, "timestamp", json_integer((now_ms() / 1000) * 1000));
 	json_object_set_new(req, "machine_stats", machine_stats ? machine_stats : json_null());
 	if (d->tags)
@@ -398,15 +184,52 @@ status_report(struct daemon *d, json_t *machine_stats, const char *queue, const 
 		json_object_set_new(req, "task", json_string(task));
 	struct api_call_opts co = {.deadline_ms = REPORT_DEADLINE_MS, .cancel = &g_cancel};
 	struct api_error e;
-	if (api_call_ex(d->ctx.api, "workers.status_report", req, &co, NULL, &e) < 0)
+	int rc = 0;
+	if (api_call_ex(d->ctx.api, "workers.status_report", req, &co, NULL, &e) < 0) {
 		log_debug("status report failed: %s", e.msg);
+		rc = e.http_status == 0 ? -1 : 0;
+	}
 	json_decref(req);
+	return rc;
+}
+
+static void
+status_report(struct daemon *d, json_t *machine_stats, const char *queue, const char *task)
+{
+	(void)status_report_as(d, NULL, machine_stats, queue, task);
+}
+
+/* Several tasks at once (services mode, dynamic GPUs): each slot reports under its own worker
+ * id, so the server (and other agents counting GPUs) sees who runs what. */
+static int
+multi_mode(const struct daemon *d)
+{
+	return d->ds.services || d->ds.dynamic;
+}
+
+static int
+report_slot(struct daemon *d, size_t i)
+{
+	if (!d->sx[i].own_worker)
+		return 0;
+	return status_report_as(d, d->sx[i].own_worker, NULL, d->slot_queue[i],
+	                        slot_task_id(d->slots[i]));
 }
 
 /* The periodic report: the running task (first busy slot) and where it came from. */
 static void
 periodic_report(struct daemon *d)
 {
+	if (multi_mode(d)) {
+		/* a server that does not answer gets no more reports this round: N reports each
+		 * waiting out its deadline would hold up the slots' ticks */
+		if (status_report_as(d, NULL, monitor_report(d->mon), NULL, NULL) < 0)
+			return;
+		for (size_t i = 0; i < d->nslots; i++)
+			if (slot_state(d->slots[i]) != SLOT_IDLE && report_slot(d, i) < 0)
+				return;
+		return;
+	}
 	const char *task = NULL, *queue = NULL;
 	for (size_t i = 0; i < d->nslots; i++) {
 		if (slot_state(d->slots[i]) != SLOT_IDLE && slot_task_id(d->slots[i])) {
@@ -432,6 +255,17 @@ worker_register(struct daemon *d)
 		return -1;
 	}
 	return 0;
+}
+
+static void
+worker_unregister_id(const char *worker, struct api_session *api)
+{
+	json_t *req = json_pack("{s:s}", "worker", worker);
+	struct api_call_opts co = {.deadline_ms = LOOP_CALL_DEADLINE_MS};
+	struct api_error e;
+	if (api_call_ex(api, "workers.unregister", req, &co, NULL, &e) < 0)
+		log_debug("workers.unregister %s failed: %s", worker, e.msg);
+	json_decref(req);
 }
 
 static void
@@ -464,17 +298,51 @@ reap_children(struct daemon *d)
 	}
 }
 
+static int busy_slots(const struct daemon *d);
+
+/* An idle slot while under the cap (1; services mode: N or unlimited; dynamic GPUs: the number
+ * of GPUs), growing the pool when every slot is busy. NULL at the cap. */
 static struct slot *
 free_slot(struct daemon *d, size_t *idx)
 {
+	if (d->ds.cap > 0 && busy_slots(d) >= d->ds.cap)
+		return NULL;
 	for (size_t i = 0; i < d->nslots; i++) {
 		if (slot_state(d->slots[i]) == SLOT_IDLE) {
 			*idx = i;
 			return d->slots[i];
 		}
 	}
-	return NULL;
+	size_t i = d->nslots;
+	d->slots = xreallocarray(d->slots, i + 1, sizeof *d->slots);
+	d->slot_queue = xreallocarray(d->slot_queue, i + 1, sizeof *d->slot_queue);
+	d->slot_next_tick = xreallocarray(d->slot_next_tick, i + 1, sizeof *d->slot_next_tick);
+	d->sx = xreallocarray(d->sx, i + 1, sizeof *d->sx);
+	d->slots[i] = slot_new(&d->ctx, (int)i);
+	d->slot_queue[i] = NULL;
+	d->slot_next_tick[i] = 0;
+	memset(&d->sx[i], 0, sizeof d->sx[i]);
+	d->nslots = i + 1;
+	*idx = i;
+	return d->slots[i];
 }
+
+/* A slot's task is over: its GPUs and its own worker id go at once. */
+static void
+slot_released(struct daemon *d, size_t i)
+{
+	struct slot_extra *x = &d->sx[i];
+	dsched_gpu_release(&d->ds, x->gpu, x->ngpu);
+	x->ngpu = 0;
+	if (x->own_worker) {
+		worker_unregister_id(x->own_worker, d->ctx.api);
+		free(x->own_worker);
+		x->own_worker = NULL;
+	}
+}
+
+static int try_queue_pull(struct daemon *d, size_t qi, const size_t *gidx, size_t ng);
+
 
 /*
  * Long-poll dispatch, server-lite's addition: when server.info says clearml_lite.long_poll_max_sec
@@ -491,7 +359,7 @@ long_poll_offer(struct daemon *d)
 	struct api_call_opts co = {.deadline_ms = LOOP_CALL_DEADLINE_MS, .cancel = &g_cancel};
 	json_t *data = NULL;
 	struct api_error e;
-	json_t *req = json_object();
+	json_t *req = json_object(); /* borrowed by api_call_ex: ours to free */
 	int rc = api_call_ex(d->ctx.api, "server.info", req, &co, &data, &e);
 	json_decref(req);
 	if (rc < 0)
@@ -521,14 +389,48 @@ has_children(void)
 static int
 long_poll_wait(const struct daemon *d)
 {
-	return d->long_poll_sec > 0 && d->nq == 1 && busy_slots(d) == 0 && !has_children()
+	/* nor while working hours or an override are in play: the decision to pull is taken before
+	 * the call and must not go stale for the length of a long wait */
+	return d->long_poll_sec > 0 && d->nq == 1 && busy_slots(d) == 0 && !has_children() &&
+	               !dsched_decision_may_change(&d->ds)
 	           ? d->long_poll_sec
 	           : 0;
 }
 
-/* 1 when a task was started from queue qi; 0 when the queue was empty or failed. */
+/* 1 when a task was started from queue qi (or one came and failed to start); 0 when the queue
+ * was empty, failed, may not hand out work now, or (dynamic GPUs) its task must wait. */
 static int
 try_queue(struct daemon *d, size_t qi)
+{
+	size_t gidx[GPU_MAX], ng = 0;
+	if (d->ds.dynamic) {
+		/* a task waits in its queue while too few GPUs are free: look before pulling */
+		if (!dsched_queue_has_entries(d->ctx.api, d->q[qi].id, &g_cancel)) {
+			d->ds.q[qi].waiting = 0;
+			return 0;
+		}
+		ng = dsched_gpu_take(&d->ds, d->gpu_busy, qi, gidx);
+		int waiting = ng == 0;
+		if (waiting != d->ds.q[qi].waiting) {
+			if (waiting)
+				printf("Queue '%s' has a task needing %d GPU(s); fewer are free: it waits\n",
+				       d->q[qi].name, d->ds.q[qi].gpu_min);
+			fflush(stdout);
+			d->ds.q[qi].waiting = waiting;
+		}
+		if (waiting)
+			return 0;
+	}
+	int got = try_queue_pull(d, qi, gidx, ng);
+	if (got <= 0)
+		dsched_gpu_release(&d->ds, gidx, ng);
+	return got > 0;
+}
+
+/* 1 when a task was started, 0 when the queue was empty or failed, -1 when a task came but
+ * could not be started (the round goes on without sleeping). */
+static int
+try_queue_pull(struct daemon *d, size_t qi, const size_t *gidx, size_t ng)
 {
 	json_t *req = json_pack("{s:s}", "queue", d->q[qi].id);
 	struct api_call_opts co = {.version = "2.14", .deadline_ms = LOOP_CALL_DEADLINE_MS,
@@ -564,16 +466,46 @@ try_queue(struct daemon *d, size_t qi)
 		free(task_id);
 		return 0;
 	}
-	if (slot_start(s, task_id, d->q[qi].id, d->q[qi].name) < 0) {
+	struct slot_launch launch = {0};
+	char ids[GPU_MAX * (GPU_ID_LEN + 1)] = "", *wid = NULL, *cuda = NULL, *nvidia = NULL;
+	const char *env[3] = {NULL, NULL, NULL};
+	if (ng) {
+		gpu_ids_join(&d->ds.gpus, gidx, ng, ids, sizeof ids);
+		wid = xasprintf("%s:gpu%s", d->ds.gpu_name, ids); /* §8.2: the child's worker id */
+		cuda = xasprintf("CUDA_VISIBLE_DEVICES=%s", ids);
+		nvidia = xasprintf("NVIDIA_VISIBLE_DEVICES=%s", ids);
+		env[0] = cuda;
+		env[1] = nvidia;
+		launch.worker_id = wid;
+		launch.env = env;
+		printf("Task '%s' from queue '%s' gets GPU(s) %s\n", task_id, d->q[qi].name, ids);
+		fflush(stdout);
+	}
+	int started = slot_start_ex(s, task_id, d->q[qi].id, d->q[qi].name, &launch);
+	free(wid);
+	free(cuda);
+	free(nvidia);
+	if (started < 0) {
 		printf("Task '%s' could not be started\n", task_id);
 		fflush(stdout);
 		free(task_id);
-		return 1; /* the queue gave something: carry on without sleeping */
+		return -1; /* the queue gave something: carry on without sleeping */
 	}
 	free(d->slot_queue[si]);
 	d->slot_queue[si] = xstrdup(d->q[qi].id);
 	d->slot_next_tick[si] = mono_ms() + TICK_MS;
-	status_report(d, NULL, d->q[qi].id, task_id);
+	struct slot_extra *x = &d->sx[si];
+	memcpy(x->gpu, gidx, ng * sizeof *gidx);
+	x->ngpu = ng;
+	const char *sw = slot_worker_id(s);
+	free(x->own_worker);
+	x->own_worker = sw && strcmp(sw, d->ctx.worker_id) != 0 ? xstrdup(sw) : NULL;
+	if (x->own_worker) {
+		(void)report_slot(d, si);
+		status_report(d, NULL, NULL, NULL);
+	} else {
+		status_report(d, NULL, d->q[qi].id, task_id);
+	}
 	free(task_id);
 	return 1;
 }
@@ -584,6 +516,17 @@ static void
 poll_queues(struct daemon *d)
 {
 	size_t si;
+	char **ids = xcalloc(d->nq ? d->nq : 1, sizeof *ids);
+	for (size_t i = 0; i < d->nq; i++)
+		ids[i] = d->q[i].id;
+	dsched_refresh(&d->ds, d->ctx.api, d->ctx.worker_id, ids, d->nq,
+	               (int64_t)(d->poll_interval * 1000), &g_cancel);
+	free(ids);
+	if (d->ds.dynamic && dsched_gpu_busy(&d->ds, d->ctx.api, d->gpu_busy, &g_cancel) < 0) {
+		d->next_poll = mono_ms() + (int64_t)(d->poll_interval * 1000);
+		return;
+	}
+	time_t wall = time(NULL);
 	while (free_slot(d, &si) != NULL && !g_term && !g_drain) {
 		long qi = queue_sched_next(&d->qs);
 		if (qi < 0 && d->long_poll_took_ms >= 1000) {
@@ -599,7 +542,9 @@ poll_queues(struct daemon *d)
 			d->next_poll = mono_ms() + (int64_t)(d->poll_interval * 1000);
 			return;
 		}
-		queue_sched_result(&d->qs, try_queue(d, (size_t)qi));
+		int got = dsched_queue_active(&d->ds, (size_t)qi, d->q[qi].name, wall) &&
+		          try_queue(d, (size_t)qi);
+		queue_sched_result(&d->qs, got);
 	}
 	d->next_poll = mono_ms();
 }
@@ -678,6 +623,7 @@ event_loop(struct daemon *d)
 			enum slot_state st = slot_tick(d->slots[i], now_ms());
 			d->slot_next_tick[i] = mono_ms() + TICK_MS;
 			if (st == SLOT_DONE) {
+				slot_released(d, i);
 				int rc = slot_finish(d->slots[i]);
 				log_debug("slot %zu: task finished, exit status %d", i, rc);
 				free(d->slot_queue[i]);
@@ -752,11 +698,19 @@ terminate_instance(const struct pidfile_entry *e, int graceful)
 	kill(e->pid, graceful ? SIGQUIT : SIGTERM);
 	if (wait_pid_gone(e->pid, graceful ? STOP_GRACEFUL_WAIT_SEC : STOP_WAIT_SEC))
 		return;
-	if (!graceful) {
+	if (graceful) {
+		/* the tasks did not end in time: stop them properly (each marked stopped with a
+		 * reason) rather than orphan them with a SIGKILL of the agent */
+		printf("clearml-agent worker_id=%s pid=%d: tasks still running after %d s; stopping "
+		       "them\n", e->worker_id, (int)e->pid, STOP_GRACEFUL_WAIT_SEC);
+		fflush(stdout);
 		kill(e->pid, SIGTERM);
-		if (wait_pid_gone(e->pid, 2))
+		if (wait_pid_gone(e->pid, STOP_WAIT_SEC + 30))
 			return;
 	}
+	kill(e->pid, SIGTERM);
+	if (wait_pid_gone(e->pid, 2))
+		return;
 	printf("clearml-agent worker_id=%s pid=%d did not exit in time; killing it\n", e->worker_id,
 	       (int)e->pid);
 	kill(e->pid, SIGKILL);
@@ -884,6 +838,16 @@ go_background(struct daemon *d)
 
 /* ---- start-up ---- */
 
+static void
+print_mode(const struct daemon *d)
+{
+	char **names = xcalloc(d->nq ? d->nq : 1, sizeof *names);
+	for (size_t i = 0; i < d->nq; i++)
+		names[i] = d->q[i].name;
+	dsched_print_mode(&d->ds, names, d->nq);
+	free(names);
+}
+
 static char *
 shell_quote(const char *s)
 {
@@ -931,13 +895,20 @@ daemon_free(struct daemon *d)
 	for (size_t i = 0; i < d->nslots; i++) {
 		slot_free(d->slots[i]);
 		free(d->slot_queue[i]);
+		free(d->sx[i].own_worker);
 	}
 	free(d->slots);
 	free(d->slot_queue);
 	free(d->slot_next_tick);
+	free(d->sx);
+	dsched_free(&d->ds);
+	for (size_t i = 0; i < d->qnames.n; i++)
+		free(d->qnames.v[i]);
+	free(d->qnames.v);
 	if (d->mon)
 		monitor_free(d->mon);
-	queues_free(d);
+	struct dq v = dq_of(d);
+	dq_free(&v);
 	json_decref(d->tags);
 	if (d->pidfile) {
 		pidfile_remove(d->pidfile);
@@ -957,13 +928,28 @@ cmd_daemon(const struct cli_opts *o, struct config *cfg)
 	d.cfg = cfg;
 	int rc = 1;
 
-	if (o->dynamic_gpus || o->services_mode_given) {
-		fprintf(stderr, "\nclearml_agent: ERROR: %s is not supported by this agent yet\n",
-		        o->dynamic_gpus ? "--dynamic-gpus" : "--services-mode");
-		return 1;
+	char *name = agent_worker_name(cfg->root);
+	if (dsched_setup(&d.ds, o, cfg->root, name, &d.qnames, err, sizeof err) < 0) {
+		fprintf(stderr, "clearml-agent daemon: error: %s\n", err);
+		free(name);
+		daemon_free(&d);
+		return 2;
 	}
-	if (gpu_env_setup_process(o->gpus, o->cpu_only, err, sizeof err) < 0) {
+	/* services mode implies --cpu-only; with dynamic GPUs the agent's own view is the whole set
+	 * (each task gets its share in its own environment) */
+	char gpus_all[GPU_MAX * (GPU_ID_LEN + 1)] = "";
+	if (d.ds.dynamic) {
+		size_t all[GPU_MAX];
+		for (size_t i = 0; i < d.ds.gpus.n; i++)
+			all[i] = i;
+		gpu_ids_join(&d.ds.gpus, all, d.ds.gpus.n, gpus_all, sizeof gpus_all);
+	}
+	if (gpu_env_setup_process(d.ds.dynamic ? gpus_all : d.ds.services ? NULL : o->gpus,
+	                          d.ds.services || (o->cpu_only && !d.ds.dynamic), err,
+	                          sizeof err) < 0) {
 		fprintf(stderr, "\nclearml_agent: ERROR: %s\n", err);
+		free(name);
+		daemon_free(&d);
 		return 1;
 	}
 	int nenv = agent_apply_environment_section(cfg->root);
@@ -971,19 +957,21 @@ cmd_daemon(const struct cli_opts *o, struct config *cfg)
 		log_debug("exported %d variables from the configuration's environment section", nenv);
 
 	struct worker_ident wi;
-	char *name = agent_worker_name(cfg->root);
 	worker_ident_compute(&wi, agent_explicit_worker_id(cfg->root), name,
-	                     getenv("NVIDIA_VISIBLE_DEVICES"), getenv("CUDA_VISIBLE_DEVICES"), 0);
+	                     getenv("NVIDIA_VISIBLE_DEVICES"), getenv("CUDA_VISIBLE_DEVICES"),
+	                     d.ds.dynamic);
 	free(name);
 	if (o->stop) {
 		rc = stop_instances(o, &wi);
 		worker_ident_free(&wi);
+		daemon_free(&d);
 		return rc;
 	}
 
 	if (signals_setup() < 0) {
 		fprintf(stderr, "clearml_agent: ERROR: cannot set up signals: %s\n", strerror(errno));
 		worker_ident_free(&wi);
+		daemon_free(&d);
 		return 1;
 	}
 	d.poll_interval = agent_polling_interval(cfg->root, o->polling_interval);
@@ -999,19 +987,32 @@ cmd_daemon(const struct cli_opts *o, struct config *cfg)
 		rc = g_term ? EXIT_INTERRUPTED : 1;
 		goto out;
 	}
-	if (resolve_queues(&d) < 0 || describe_queues(&d) < 0)
+	struct dq dqv = dq_of(&d);
+	if (dq_resolve(&dqv) < 0 || dq_describe(&dqv) < 0)
 		goto out;
+	if (dsched_queues_resolved(&d.ds, d.nq, err, sizeof err) < 0) {
+		fprintf(stderr, "clearml-agent daemon: error: %s\n", err);
+		rc = 2;
+		goto out;
+	}
 	if (o->status) {
-		/* print and exit: no instance, no config dump, no registration, no task (spec: 1) */
-		struct status_queue *sq = xcalloc(d.nq + 1, sizeof *sq);
-		for (size_t i = 0; i < d.nq; i++)
-			sq[i] = (struct status_queue){d.q[i].name, d.q[i].tags};
-		char *sname = wi.worker_id ? NULL : agent_worker_name(cfg->root);
-		status_print(stdout, d.ctx.api, cfg->root, o, wi.worker_id ? wi.worker_id : sname, sq,
-		             d.nq);
-		free(sname);
-		free(sq);
-		rc = 1;
+		/* the schedule and its overrides as the server has them for this worker (the first
+		 * instance's id: the one a running daemon has), then exit: no instance, no config dump, no
+		 * registration, no task */
+		char *wid = worker_ident_final(&wi, 0);
+		char **ids = xcalloc(d.nq ? d.nq : 1, sizeof *ids), **names = xcalloc(d.nq ? d.nq : 1,
+		                                                                      sizeof *names);
+		for (size_t i = 0; i < d.nq; i++) {
+			ids[i] = d.q[i].id;
+			names[i] = d.q[i].name;
+		}
+		dsched_refresh(&d.ds, d.ctx.api, wid, ids, d.nq, 0, &g_cancel);
+		printf("Worker %s\n", wid);
+		schedule_print_status(stdout, &d.ds, names, d.nq, time(NULL));
+		free(ids);
+		free(names);
+		free(wid);
+		rc = 1; /* as upstream */
 		goto out;
 	}
 
@@ -1046,26 +1047,25 @@ cmd_daemon(const struct cli_opts *o, struct config *cfg)
 	config_print(stdout, cfg);
 	printf("\nclearml-agent %s (C build %s), worker %s, polling every %.1f s\n",
 	       CLEARML_AGENT_VERSION, CLEARML_C_BUILD, d.ctx.worker_id, d.poll_interval);
-	print_queue_table(&d);
+	print_mode(&d);
+	dqv.worker_id = d.ctx.worker_id;
+	dq_print_table(&dqv);
 
 	if (!o->foreground && go_background(&d) < 0)
 		goto out;
 	if (o->detached)
-		print_queue_table(&d);
+		dq_print_table(&dqv);
 
 	queue_sched_init(&d.qs, d.nq, o->order_fairness);
 	d.registered = worker_register(&d) == 0;
+	dsched_store_cap(&d.ds, d.ctx.api, d.ctx.worker_id);
 	d.long_poll_took_ms = -1;
 	d.long_poll_sec = long_poll_offer(&d);
 	if (d.long_poll_sec)
 		log_debug("server offers long-poll dispatch: waiting up to %d s per poll", d.long_poll_sec);
 	d.mon = monitor_new(cfg->root);
-	d.nslots = 1;
-	d.slots = xcalloc(d.nslots, sizeof *d.slots);
-	d.slot_queue = xcalloc(d.nslots, sizeof *d.slot_queue);
-	d.slot_next_tick = xcalloc(d.nslots, sizeof *d.slot_next_tick);
-	for (size_t i = 0; i < d.nslots; i++)
-		d.slots[i] = slot_new(&d.ctx, (int)i);
+	size_t first;
+	free_slot(&d, &first); /* slot 0; more are added as the cap allows */
 	if (slot_recover_orphans(&d.ctx) < 0)
 		log_warn("could not recover tasks left by a previous agent");
 

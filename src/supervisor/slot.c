@@ -65,6 +65,7 @@ struct slot {
 	char *worker_id;      /* the worker id the task runs under (events, child env) */
 	char *spool_path, *state_path, *task_path, *result_path;
 	char *cgroup;
+	char **launch_env;    /* slot_launch.env, copied (NULL-ended) */
 
 	struct desc_set desc; /* the task's descendants, by parentage (descendants.h) */
 	int spool_fd;         /* read side */
@@ -482,6 +483,14 @@ spawn_runner(struct slot *s, int spool_w)
 	envv_set(&env, "CLEARML_WORKER_ID", s->worker_id);
 	envv_set(&env, "TRAINS_WORKER_ID", s->worker_id);
 	envv_set(&env, TASK_ENV_MARKER, s->task_id);
+	for (char **e = s->launch_env; e && *e; e++) {
+		char *eq = strchr(*e, '=');
+		if (eq) {
+			char *k = xstrndup(*e, (size_t)(eq - *e));
+			envv_set(&env, k, eq + 1);
+			free(k);
+		}
+	}
 	if (o && o->child_report_tags.n) {
 		struct buf tags;
 		buf_init(&tags, 65536);
@@ -625,6 +634,9 @@ slot_reset(struct slot *s)
 	free(s->task_path);
 	free(s->result_path);
 	free(s->cgroup);
+	for (char **e = s->launch_env; e && *e; e++)
+		free(*e);
+	free(s->launch_env);
 	free(s->stop_detail);
 	free(s->setup_reason);
 	container_free(s->ctr);
@@ -708,11 +720,26 @@ start_container(struct slot *s)
 int
 slot_start(struct slot *s, const char *task_id, const char *queue_id, const char *queue_name)
 {
+	return slot_start_ex(s, task_id, queue_id, queue_name, NULL);
+}
+
+int
+slot_start_ex(struct slot *s, const char *task_id, const char *queue_id, const char *queue_name,
+              const struct slot_launch *launch)
+{
 	slot_reset(s);
 	s->task_id = xstrdup(task_id ? task_id : "");
 	s->queue_id = queue_id ? xstrdup(queue_id) : NULL;
 	s->queue_name = queue_name ? xstrdup(queue_name) : NULL;
-	s->worker_id = child_worker_id(s);
+	s->worker_id = launch && launch->worker_id ? xstrdup(launch->worker_id) : child_worker_id(s);
+	if (launch && launch->env) {
+		size_t n = 0;
+		while (launch->env[n])
+			n++;
+		s->launch_env = xcalloc(n + 1, sizeof *s->launch_env);
+		for (size_t i = 0; i < n; i++)
+			s->launch_env[i] = xstrdup(launch->env[i]);
+	}
 	const json_t *root = s->ctx->cfg ? s->ctx->cfg->root : NULL;
 	s->callback_supported = api_version_cmp(s->ctx->api, "2.13") >= 0;
 	s->callback_max = root ? cfg_num(root, "agent.abort_callback_max_timeout", 1800) : 1800;
@@ -875,8 +902,14 @@ check_result(struct slot *s)
 		/* An abort that arrived during the set-up lives only in status_message ("stopping");
 		 * tasks.started would overwrite it, so look first (upstream loses such a stop). */
 		poll_abort(s);
-		if (s->st == SLOT_RUNNING)
+		if (s->st == SLOT_RUNNING) {
 			mark_started(s, NULL, "worker starting task execution");
+			/* ... and once more right after it: a stop that landed between that look and the
+			 * update is kept by the server ("stopping" survives a re-confirming tasks.started,
+			 * server-lite) and is seen now instead of never. */
+			if (s->st == SLOT_RUNNING)
+				poll_abort(s);
+		}
 	} else if (status && strcmp(status, "failed") == 0) {
 		s->setup_failed = 1;
 		const char *why = json_string_value(json_object_get(r, "status_reason"));
@@ -1454,6 +1487,12 @@ slot_task_id(const struct slot *s)
 	return s->task_id;
 }
 
+const char *
+slot_worker_id(const struct slot *s)
+{
+	return s->st == SLOT_IDLE ? NULL : s->worker_id;
+}
+
 /* ---- recovery ---- */
 
 static int
@@ -1624,6 +1663,15 @@ recover_one(struct agent_ctx *ctx, const char *state_path)
 		         s->final_ep ? s->final_ep : "left as it is", s->code);
 	} else if (in_progress) {
 		set_final_status(s, "tasks.failed", "agent restarted while the task was running");
+	}
+	if (status && s->worker_id && ctx->worker_id && strcmp(s->worker_id, ctx->worker_id) != 0) {
+		/* a task with its own worker id (services mode, dynamic GPUs): that worker is gone */
+		json_t *ureq = json_pack("{s:s}", "worker", s->worker_id);
+		if (task_call(s, "workers.unregister", NULL, ureq, POLL_DEADLINE_MS, NULL, &e) < 0)
+			log_debug("task %s: could not unregister worker %s: %s", task, s->worker_id, e.msg);
+	}
+	if (in_progress) {
+		/* finalised above */
 	} else if (status) {
 		log_info("task %s: status is %s; left as it is", task, status);
 	} else {

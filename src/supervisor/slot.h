@@ -63,6 +63,21 @@ void slot_free(struct slot *s);
  * marked failed with a reason and the slot is back to IDLE). queue_* may be NULL (execute). */
 int slot_start(struct slot *s, const char *task_id, const char *queue_id, const char *queue_name);
 
+/* How a slot launches its task beyond the defaults (daemon: services mode, dynamic GPUs). NULL
+ * fields keep the defaults. A container launch (docker mode) extends this. */
+struct slot_launch {
+	const char *worker_id;  /* the id the task runs and reports under (default: the agent's;
+	                         * services mode: "<agent>:service:<task>") */
+	const char *const *env; /* extra "KEY=VALUE" entries for the task's environment, NULL-ended */
+};
+
+/* slot_start with a launch description (may be NULL). */
+int slot_start_ex(struct slot *s, const char *task_id, const char *queue_id,
+                  const char *queue_name, const struct slot_launch *launch);
+
+/* The worker id the slot's task runs under (NULL when IDLE). */
+const char *slot_worker_id(const struct slot *s);
+
 /* Periodic work; call at least every 500 ms while not IDLE, and whenever the child exited. */
 enum slot_state slot_tick(struct slot *s, int64_t now_ms);
 
