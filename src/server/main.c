@@ -20,6 +20,7 @@
 #include "server/auth.h"
 #include "server/front.h"
 #include "server/server.h"
+#include "server/worker_stats.h"
 #include "util.h"
 #include "version.h"
 
@@ -90,7 +91,8 @@ open_database(struct server *srv, sqlite3 **out)
 	if (!db)
 		return -1;
 	if (db_exec(db, svc_core_schema) || db_exec(db, svc_queues_schema) ||
-	    db_exec(db, svc_workers_schema) || db_exec(db, svc_events_schema))
+	    db_exec(db, svc_workers_schema) || db_exec(db, svc_events_schema) ||
+	    db_exec(db, worker_stats_schema))
 		return -1;
 	*out = db;
 	return 0;
@@ -280,6 +282,7 @@ background_main(void *arg)
 		sqlite3 *db = db_thread_conn(srv);
 		if (db) {
 			workers_expire(db, now_ms());
+			worker_stats_tick(db, now_ms());
 			watchdog_run(db, srv->task_watchdog_sec);
 			auth_revoked_expire(db, now_ms() / 1000);
 		}
