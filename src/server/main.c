@@ -20,6 +20,7 @@
 #include "server/auth.h"
 #include "server/front.h"
 #include "server/server.h"
+#include "server/web.h"
 #include "server/worker_stats.h"
 #include "util.h"
 #include "version.h"
@@ -32,13 +33,16 @@ usage(FILE *f)
 {
 	fprintf(f,
 	        "usage: clearml-server-lite [--host 127.0.0.1] [--port 8008] [--data-dir DIR]\n"
-	        "                           [--worker-timeout-sec 600] [--task-watchdog-sec 7200] [--debug]\n"
+	        "                           [--web-root DIR] [--worker-timeout-sec 600]\n"
+	        "                           [--task-watchdog-sec 7200] [--debug]\n"
 	        "       clearml-server-lite credentials create [--data-dir DIR]\n"
 	        "\n"
 	        "A ClearML-compatible API server on SQLite. The data directory (default\n"
 	        "~/.clearml/server-lite) holds the database, the token secret and clearml.conf with\n"
 	        "credentials usable by clearml-agent --config-file and the ClearML SDK.\n"
-	        "--port 0 takes a free port; the line 'listening on http://HOST:PORT' says which.\n");
+	        "--port 0 takes a free port; the line 'listening on http://HOST:PORT' says which.\n"
+	        "The web app is at http://HOST:PORT/ui/ (sign in with clearml.conf's credentials);\n"
+	        "--web-root names its folder (default: found next to the program).\n");
 }
 
 static int
@@ -144,7 +148,7 @@ write_conf(const struct server *srv, const char *key, const char *secret)
 		"# Usable as is: clearml-agent --config-file THIS_FILE, or CLEARML_CONFIG_FILE for the SDK.\n"
 		"api {\n"
 		"    api_server: \"%s\"\n"
-		"    web_server: \"%s\"\n"
+		"    web_server: \"%s/ui\"\n"
 		"    files_server: \"%s\"\n"
 		"    credentials {\n"
 		"        access_key: \"%s\"\n"
@@ -323,6 +327,7 @@ main(int argc, char **argv)
 	struct server srv = {0};
 	char *host = xstrdup("127.0.0.1");
 	char *data_dir = NULL;
+	const char *web_root = NULL;
 	int port = 8008, threads = 4, cred_create = 0, rc = 1;
 	srv.worker_timeout_sec = 600;
 	srv.task_watchdog_sec = 7200;
@@ -344,6 +349,9 @@ main(int argc, char **argv)
 		} else if (!strcmp(a, "--data-dir") && next) {
 			free(data_dir);
 			data_dir = xstrdup(next);
+			i++;
+		} else if (!strcmp(a, "--web-root") && next) {
+			web_root = next;
 			i++;
 		} else if (!strcmp(a, "--worker-timeout-sec")) {
 			if (int_arg(a, next, 1, 100000000, &srv.worker_timeout_sec))
@@ -404,6 +412,7 @@ main(int argc, char **argv)
 		}
 	}
 	router_init();
+	web_static_init(web_root);
 	struct http_front *front = http_start(&srv, threads);
 	if (!front) {
 		explicit_bzero(secret, sizeof(secret));
