@@ -477,7 +477,16 @@ series_free(struct series *s)
 	}
 }
 
-/* Read one metric's buckets per worker (linked list, in worker order). */
+static int
+series_cmp(const void *a, const void *b)
+{
+	const struct series *x = *(const struct series *const *)a, *y = *(const struct series *const *)b;
+	return strcmp(x->worker, y->worker);
+}
+
+/* Read one metric's buckets per worker (linked list, in worker order). The rows come in the
+ * primary key's order (time first) and are summed into the interval buckets here: no temporary
+ * B-tree for a GROUP BY, one pass over the range. */
 static struct series *
 load_metric(sqlite3 *db, const char *company, int metric, const struct range *g,
             const char *workers_text, int *err)
@@ -485,15 +494,13 @@ load_metric(sqlite3 *db, const char *company, int metric, const struct range *g,
 	int tier = worker_stats_tier_for(g->interval);
 	int64_t ivms = g->interval * 1000;
 	sqlite3_stmt *st = db_stmt(db,
-		"SELECT worker, variant, (ts / ?1) * ?1, SUM(n), SUM(sum), MIN(min), MAX(max)"
+		"SELECT worker, variant, ts, n, sum, min, max"
 		" FROM worker_stats WHERE tier = ?2 AND metric = ?3 AND ts >= ?4 AND ts <= ?5"
-		" AND company = ?6 AND (?7 IS NULL OR worker IN (SELECT value FROM json_each(?7)))"
-		" GROUP BY worker, variant, ts / ?1 ORDER BY worker");
+		" AND company = ?6 AND (?7 IS NULL OR worker IN (SELECT value FROM json_each(?7)))");
 	if (!st) {
 		*err = 1;
 		return NULL;
 	}
-	sqlite3_bind_int64(st, 1, ivms);
 	sqlite3_bind_int(st, 2, tier);
 	sqlite3_bind_int(st, 3, metric);
 	sqlite3_bind_int64(st, 4, (int64_t)(g->from * 1000) - (int64_t)(g->from * 1000) %
@@ -501,17 +508,29 @@ load_metric(sqlite3 *db, const char *company, int metric, const struct range *g,
 	sqlite3_bind_int64(st, 5, (int64_t)(g->to * 1000));
 	sqlite3_bind_text(st, 6, company, -1, SQLITE_STATIC);
 	sq_bind_text(st, 7, workers_text);
-	struct series *head = NULL, **tail = &head, *cur = NULL;
+	json_t *index = json_object();
+	struct series **all = NULL, *cur = NULL;
+	size_t nall = 0, cap = 0;
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		const char *w = sq_col_text(st, 0);
 		if (!cur || strcmp(cur->worker, w) != 0) {
-			cur = xcalloc(1, sizeof(*cur));
-			cur->worker = xstrdup(w);
-			cur->total = xcalloc(g->nkeys ? g->nkeys : 1, sizeof(struct acc));
-			*tail = cur;
-			tail = &cur->next;
+			json_t *ix = json_object_get(index, w);
+			if (ix) {
+				cur = all[json_integer_value(ix)];
+			} else {
+				if (nall == cap) {
+					cap = cap ? cap * 2 : 16;
+					all = xrealloc(all, cap * sizeof(*all));
+				}
+				cur = xcalloc(1, sizeof(*cur));
+				cur->worker = xstrdup(w);
+				cur->total = xcalloc(g->nkeys ? g->nkeys : 1, sizeof(struct acc));
+				json_object_set_new(index, w, json_integer((json_int_t)nall));
+				all[nall++] = cur;
+			}
 		}
-		long k = key_index(g, sqlite3_column_int64(st, 2));
+		int64_t ts = sqlite3_column_int64(st, 2);
+		long k = key_index(g, ts - ts % ivms);
 		if (k < 0)
 			continue;
 		int var = sqlite3_column_int(st, 1);
@@ -526,6 +545,16 @@ load_metric(sqlite3 *db, const char *company, int metric, const struct range *g,
 		acc_add(&cur->var[var + 1][k], n, sum, mn, mx);
 	}
 	db_stmt_done(st);
+	json_decref(index);
+	struct series *head = NULL;
+	if (nall) {
+		qsort(all, nall, sizeof(*all), series_cmp);
+		for (size_t i = nall; i-- > 0;) {
+			all[i]->next = head;
+			head = all[i];
+		}
+	}
+	free(all);
 	return head;
 }
 
@@ -553,7 +582,8 @@ metric_entry_for(json_t *worker, const char *metric, const char *variant, json_t
 		    ((!variant && !mv) || (variant && mv && !strcmp(variant, mv))))
 			return m;
 	}
-	m = json_pack("{s:s,s:O,s:[]}", "metric", metric, "dates", dates, "stats");
+	(void)dates; /* upstream before 2.x had the dates here; now each aggregation has its own */
+	m = json_pack("{s:s,s:[]}", "metric", metric, "stats");
 	if (variant)
 		json_object_set_new(m, "variant", json_string(variant));
 	json_array_append_new(metrics, m);

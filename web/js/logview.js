@@ -6,7 +6,7 @@
 import { call } from './api.js';
 import { h, clear, showError } from './dom.js';
 
-const LINE = 18, PAGE = 2000, KEEP = 60000;
+const LINE = 18, KEEP = 60000, PAGE_LINES = 3000;
 
 function eventLines(ev) {
   const msg = (ev.msg !== undefined ? ev.msg : '') + '';
@@ -40,6 +40,7 @@ export function logView(taskId, isRunning) {
   box.addEventListener('scroll', () => {
     paint();
     if (box.scrollTop < LINE * 50 && !st.atHead && !st.loading) loadEarlier();
+    else if (box.scrollTop + box.clientHeight > box.scrollHeight - LINE * 50 && !st.follow && !st.loading) loadLater();
     const atBottom = box.scrollTop + box.clientHeight >= box.scrollHeight - LINE * 2;
     if (!atBottom && st.follow && box.dataset.userScroll === '1') { st.follow = false; followBox.checked = false; }
   });
@@ -73,22 +74,31 @@ export function logView(taskId, isRunning) {
     for (let i = top; i < end; i++) {
       const l = st.lines[i];
       const row = h('div', { class: `line${hitSet.has(i) ? ' hit' : ''}${i === cur ? ' cur' : ''}` },
-        h('span', { class: 'n' }, String(st.first + i + 1)), l.text);
+        h('span', { class: 'n' }, st.first === null ? '' : String(st.first + i + 1)), l.text);
       row.style.top = `${i * LINE}px`;
       frag.append(row);
     }
     for (const el of [...spacer.children]) el.remove();
     spacer.append(frag);
-    const shown = st.lines.length ? `lines ${st.first + 1}–${st.first + st.lines.length}` : 'no output yet';
+    const shown = !st.lines.length ? 'no output yet' : st.first === null
+      ? `last ${st.lines.length} lines loaded` : `lines ${st.first + 1}–${st.first + st.lines.length}`;
     const hits = st.query ? ` · ${st.hits.length} matches${st.hit >= 0 ? ` (${st.hit + 1})` : ''}` : '';
     info.textContent = `${shown} of ${st.total} events${hits}`;
     box.dataset.lines = String(st.lines.length);
   }
 
+  // Pages of about PAGE_LINES lines: the agent packs many lines into one event, a print() loop
+  // one per event, so the batch size follows the lines per event seen so far.
+  let batch = 100, seenEvents = 0, seenLines = 0;
   async function fetchPage(body) {
-    const r = await call('events.get_task_log', { task: taskId, batch_size: PAGE, ...body });
+    const r = await call('events.get_task_log', { task: taskId, batch_size: batch, ...body });
     st.total = r.total || 0;
-    return r.events || [];
+    const evs = r.events || [];
+    evs.lastBatch = batch;
+    seenEvents += evs.length;
+    for (const ev of evs) seenLines += 1 + ((ev.msg || '').match(/\n/g) || []).length;
+    if (seenEvents) batch = Math.max(20, Math.min(5000, Math.round(PAGE_LINES * seenEvents / Math.max(1, seenLines))));
+    return evs;
   }
 
   async function jumpTail() {
@@ -98,13 +108,13 @@ export function logView(taskId, isRunning) {
       st.lines = evs.flatMap(eventLines);
       st.headTs = evs.length ? evs[0].timestamp : null;
       st.tailTs = evs.length ? evs[evs.length - 1].timestamp : null;
-      st.atHead = evs.length < PAGE;
-      st.first = Math.max(0, st.total - evs.length);
-      if (st.atHead) st.first = 0;
+      st.atHead = evs.length < evs.lastBatch;
+      st.first = st.atHead ? 0 : null;   // line numbers are known once the head is loaded
       computeHits();
       paint();
       box.scrollTop = box.scrollHeight;
       st.follow = true; followBox.checked = true; box.dataset.userScroll = '0';
+      if (!document.documentElement.dataset.logReady) document.documentElement.dataset.logReady = performance.now().toFixed(1);
     } catch (e) { showError(e); }
     st.loading = false;
   }
@@ -128,15 +138,36 @@ export function logView(taskId, isRunning) {
     st.loading = true;
     try {
       const evs = await fetchPage({ navigate_earlier: true, from_timestamp: st.headTs, order: 'asc' });
-      if (evs.length < PAGE) st.atHead = true;
+      if (evs.length < evs.lastBatch) st.atHead = true;
       if (evs.length) {
         const add = evs.flatMap(eventLines);
         st.lines = add.concat(st.lines);
         st.headTs = evs[0].timestamp;
-        st.first = Math.max(0, st.first - add.length);
-        if (st.atHead) st.first = 0;
+        st.first = st.atHead ? 0 : st.first !== null ? Math.max(0, st.first - add.length) : null;
         if (st.lines.length > KEEP) { st.lines.length = KEEP; st.tailTs = st.lines[KEEP - 1].ts; st.follow = false; followBox.checked = false; }
         box.scrollTop += add.length * LINE;
+        computeHits(); paint();
+      }
+    } catch (e) { showError(e); }
+    st.loading = false;
+  }
+
+  // After a jump to the head: the next page down.
+  async function loadLater() {
+    if (st.tailTs === null) return;
+    st.loading = true;
+    try {
+      const evs = await fetchPage({ navigate_earlier: false, from_timestamp: st.tailTs });
+      if (evs.length) {
+        st.lines = st.lines.concat(evs.flatMap(eventLines));
+        st.tailTs = evs[evs.length - 1].timestamp;
+        if (st.lines.length > KEEP) {
+          const drop = st.lines.length - KEEP;
+          st.lines.splice(0, drop);
+          if (st.first !== null) st.first += drop;
+          st.atHead = false; st.headTs = st.lines[0].ts;
+          box.scrollTop -= drop * LINE;
+        }
         computeHits(); paint();
       }
     } catch (e) { showError(e); }
@@ -153,10 +184,10 @@ export function logView(taskId, isRunning) {
       const evs = await fetchPage(body);
       if (evs.length) {
         const add = evs.flatMap(eventLines);
-        if (st.tailTs === null) { st.headTs = evs[0].timestamp; st.atHead = evs.length < PAGE; }
+        if (st.tailTs === null) { st.headTs = evs[0].timestamp; st.atHead = evs.length < evs.lastBatch; }
         st.lines = st.lines.concat(add);
         st.tailTs = evs[evs.length - 1].timestamp;
-        if (st.lines.length > KEEP) { const drop = st.lines.length - KEEP; st.lines.splice(0, drop); st.first += drop; st.atHead = false; st.headTs = st.lines[0].ts; }
+        if (st.lines.length > KEEP) { const drop = st.lines.length - KEEP; st.lines.splice(0, drop); if (st.first !== null) st.first += drop; st.atHead = false; st.headTs = st.lines[0].ts; }
         computeHits(); paint();
         box.scrollTop = box.scrollHeight;
       } else {
