@@ -20,6 +20,7 @@
 #include "server/auth.h"
 #include "server/front.h"
 #include "server/server.h"
+#include "server/task_page.h"
 #include "server/web.h"
 #include "server/worker_stats.h"
 #include "util.h"
@@ -96,7 +97,7 @@ open_database(struct server *srv, sqlite3 **out)
 		return -1;
 	if (db_exec(db, svc_core_schema) || db_exec(db, svc_queues_schema) ||
 	    db_exec(db, svc_workers_schema) || db_exec(db, svc_events_schema) ||
-	    db_exec(db, worker_stats_schema))
+	    db_exec(db, worker_stats_schema) || db_exec(db, task_page_schema))
 		return -1;
 	*out = db;
 	return 0;

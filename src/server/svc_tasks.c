@@ -15,6 +15,7 @@
 #include "server/getall.h"
 #include "server/projects.h"
 #include "server/server.h"
+#include "server/task_page.h"
 #include "server/tasks.h"
 #include "util.h"
 
@@ -825,6 +826,8 @@ static void
 tasks_get_all_in(struct req *q, struct reply *r)
 {
 	if (getall_check(q->body, r) != 0)
+		return;
+	if (tasks_get_all_paged(q, r, &task_spec, task_view_apply))
 		return;
 	json_t *ids = plain_list(json_object_get(q->body, "id"));
 	json_t *projects = ids ? NULL : plain_list(json_object_get(q->body, "project"));

@@ -107,6 +107,7 @@ export async function experimentsPage(main, projectId) {
     const ms = performance.now() - t0;
     document.getElementById('load-time').textContent = `${tasks.length} shown · ${ms.toFixed(0)} ms`;
     main.dataset.loadMs = ms.toFixed(1);
+    main.dataset.loads = String(Number(main.dataset.loads || 0) + 1);
     // for the bench: when the table first stood on the page, from the start of the navigation
     if (!document.documentElement.dataset.tableReady) document.documentElement.dataset.tableReady = performance.now().toFixed(1);
   }

@@ -89,11 +89,12 @@ export function logView(taskId, isRunning) {
 
   // Pages of about PAGE_LINES lines: the agent packs many lines into one event, a print() loop
   // one per event, so the batch size follows the lines per event seen so far.
-  let batch = 100, seenEvents = 0, seenLines = 0;
+  let batch = 10, seenEvents = 0, seenLines = 0, pages = 0;
   async function fetchPage(body) {
     const r = await call('events.get_task_log', { task: taskId, batch_size: batch, ...body });
     st.total = r.total || 0;
     const evs = r.events || [];
+    box.dataset.pages = String(++pages);
     evs.lastBatch = batch;
     seenEvents += evs.length;
     for (const ev of evs) seenLines += 1 + ((ev.msg || '').match(/\n/g) || []).length;
@@ -117,6 +118,8 @@ export function logView(taskId, isRunning) {
       if (!document.documentElement.dataset.logReady) document.documentElement.dataset.logReady = performance.now().toFixed(1);
     } catch (e) { showError(e); }
     st.loading = false;
+    // the first page is small (lines per event unknown yet); fill the view with one more
+    if (!st.atHead && st.lines.length < PAGE_LINES) await loadEarlier();
   }
 
   async function jumpHead() {
