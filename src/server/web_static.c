@@ -338,8 +338,13 @@ session_answer(struct MHD_Connection *c, struct server *srv, const char *method,
                size_t len)
 {
 	sqlite3 *db = db_thread_conn(srv);
-	if (!strcmp(method, "POST"))
+	/* sign-in too: another site's form must not sign a browser in to someone else's account */
+	if (!strcmp(method, "POST")) {
+		if (!MHD_lookup_connection_value(c, MHD_HEADER_KIND, SESSION_HEADER))
+			return send_json(c, 403, json_pack("{s:s}", "error", "missing " SESSION_HEADER),
+			                 NULL);
 		return session_login(c, srv, db, body, len);
+	}
 	json_t *claims = session_claims(c, srv, db);
 	if (!strcmp(method, "DELETE")) {
 		if (!MHD_lookup_connection_value(c, MHD_HEADER_KIND, SESSION_HEADER)) {

@@ -184,6 +184,13 @@ worker_stats_record(sqlite3 *db, const char *company, const char *worker, int ha
 		return 0;
 	if (ts < 100000000000LL)
 		ts *= 1000;
+	/* A clock far off must not fill buckets no retention reaches: older than the longest
+	 * retention is dropped, more than a day ahead is taken as now. */
+	int64_t now = now_ms();
+	if (ts < now - g_tiers[NTIERS - 1].keep_ms)
+		return 0;
+	if (ts > now + 86400 * 1000LL)
+		ts = now;
 	if (note_activity(db, company, worker, has_task, ts) != 0)
 		return -1;
 	if (!json_is_object(machine_stats))

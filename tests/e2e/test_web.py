@@ -88,16 +88,17 @@ def test_sign_in_cookie_and_headers(tmp_path):
         r = requests.get(f"{server.url}/", headers={"Accept": "text/html"}, allow_redirects=False)
         assert r.status_code == 302 and r.headers["Location"] == "/ui/"
         # the cookie alone (without the app's header) authorises nothing
-        r = requests.post(f"{server.url}/ui/session", json={"access_key": server.access_key,
-                                                            "secret_key": server.secret_key})
+        creds = {"access_key": server.access_key, "secret_key": server.secret_key}
+        assert requests.post(f"{server.url}/ui/session", json=creds).status_code == 403
+        r = requests.post(f"{server.url}/ui/session", json=creds, headers={"X-ClearML-Web": "1"})
         assert r.ok and "HttpOnly" in r.headers["Set-Cookie"]
         jar = {"clearml_web_session": r.cookies["clearml_web_session"]}
         assert requests.post(f"{server.url}/queues.get_all", json={},
                              cookies=jar).json()["meta"]["result_code"] == 401
         assert requests.post(f"{server.url}/queues.get_all", json={}, cookies=jar,
                              headers={"X-ClearML-Web": "1"}).json()["meta"]["result_code"] == 200
-        bad = requests.post(f"{server.url}/ui/session", json={"access_key": server.access_key,
-                                                              "secret_key": "nope"})
+        bad = requests.post(f"{server.url}/ui/session", headers={"X-ClearML-Web": "1"},
+                            json={"access_key": server.access_key, "secret_key": "nope"})
         assert bad.status_code == 401 and "Set-Cookie" not in bad.headers
         assert 'web_server: "%s/ui"' % server.url in open(server.conf).read()
     finally:
