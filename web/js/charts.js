@@ -1,6 +1,22 @@
 // Time-series charts with dygraphs (Debian's libjs-dygraphs, served from /ui/vendor/).
 import { h, clear } from './dom.js';
 
+// The library is loaded on the first chart, so pages without charts do not wait for it.
+let loading = null;
+function dygraph() {
+  if (typeof window.Dygraph === 'function') return Promise.resolve(window.Dygraph);
+  if (!loading) {
+    loading = new Promise((resolve) => {
+      const s = document.createElement('script');
+      s.src = '/ui/vendor/dygraph.min.js';
+      s.onload = () => resolve(window.Dygraph);
+      s.onerror = () => { loading = null; resolve(null); };
+      document.head.append(s);
+    });
+  }
+  return loading;
+}
+
 // series: [{name, dates: [ms], values: [..]}] sharing one time axis or not; returns the element.
 export function timeChart(title, series, opts = {}) {
   const box = h('div', { class: 'chart', 'data-chart': title });
@@ -21,12 +37,9 @@ export function timeChart(title, series, opts = {}) {
   const plot = h('div', { class: 'plot', role: 'img', 'aria-label': `${title}: ${usable.map((s) => s.name).join(', ')}` });
   const legend = h('div', { class: 'muted legend' });
   box.append(plot, legend);
-  if (typeof window.Dygraph !== 'function') {
-    clear(plot).append(h('div', { class: 'empty muted' }, 'Charting library not available'));
-    return box;
-  }
-  requestAnimationFrame(() => {
-    box._graph = new window.Dygraph(plot, rows, {
+  dygraph().then((Dygraph) => {
+    if (!Dygraph) { clear(plot).append(h('div', { class: 'empty muted' }, 'Charting library not available')); return; }
+    box._graph = new Dygraph(plot, rows, {
       labels: ['Time', ...usable.map((s) => s.name)],
       labelsDiv: legend, legend: 'always', connectSeparatedPoints: !opts.zeroIsGap,
       includeZero: true, strokeWidth: 1.5, drawPoints: true, pointSize: 2,
@@ -43,7 +56,7 @@ export function xyChart(title, series) {
   box.append(h('h3', null, title));
   const usable = series.filter((s) => s.x && s.x.length);
   box.dataset.points = String(usable.reduce((n, s) => n + s.x.length, 0));
-  if (!usable.length || typeof window.Dygraph !== 'function') {
+  if (!usable.length) {
     box.append(h('div', { class: 'empty muted' }, 'No data'));
     return box;
   }
@@ -54,8 +67,9 @@ export function xyChart(title, series) {
   const plot = h('div', { class: 'plot' });
   const legend = h('div', { class: 'muted legend' });
   box.append(plot, legend);
-  requestAnimationFrame(() => {
-    box._graph = new window.Dygraph(plot, rows, {
+  dygraph().then((Dygraph) => {
+    if (!Dygraph) return;
+    box._graph = new Dygraph(plot, rows, {
       labels: ['Iteration', ...usable.map((s) => s.name)], labelsDiv: legend, legend: 'always',
       connectSeparatedPoints: true, strokeWidth: 1.5, drawPoints: xs.length < 60, xlabel: 'Iteration',
     });
