@@ -32,7 +32,10 @@
 #include "util.h"
 #include "version.h"
 
-#define API_REPLY_MAX ((size_t)256 << 20)     /* bound of one reply body */
+/* Bounds of one reply body, by what the endpoint can legitimately return (api_reply_bound). */
+#define API_REPLY_LOGIN ((size_t)1 << 20)
+#define API_REPLY_ACTION ((size_t)4 << 20)
+#define API_REPLY_READ ((size_t)64 << 20)
 #define API_POLL_MS 100                       /* cancel/deadline/read-timeout granularity */
 #define API_LARGE_BODY 15000                  /* §3.1: bodies above this get 30/30 s */
 #define API_WARN_AFTER 3                      /* consecutive failures before warnings show */
@@ -491,6 +494,25 @@ api_version_cmp(const struct api_session *sess, const char *version)
 	return version_cmp(sess->claims.api_version, version);
 }
 
+/* ------------------------------------------------------------------ reply bounds */
+
+size_t
+api_reply_bound(const char *endpoint)
+{
+	const char *action = endpoint ? strchr(endpoint, '.') : NULL;
+	action = action ? action + 1 : "";
+	if (strcmp(endpoint ? endpoint : "", "auth.login") == 0)
+		return API_REPLY_LOGIN;
+	/* reads return objects (a task with its diff, a page of events, lists): generous; every
+	 * other call (status changes, pings, reports, batches of events) answers with a short
+	 * envelope of counters and ids */
+	if (strncmp(action, "get", 3) == 0 || strncmp(action, "download", 8) == 0 ||
+	    strncmp(action, "debug", 5) == 0 || strncmp(action, "scalar", 6) == 0 ||
+	    strncmp(action, "vector", 6) == 0 || strncmp(action, "multi", 5) == 0)
+		return API_REPLY_READ;
+	return API_REPLY_ACTION;
+}
+
 /* ------------------------------------------------------------------ one HTTP exchange */
 
 static size_t
@@ -685,6 +707,8 @@ http_exchange(struct api_session *sess, const struct request *rq,
 	curl_easy_setopt(e, CURLOPT_HTTPHEADER, hdrs);
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, &x);
+	/* a Content-Length beyond the bound fails before a byte is read */
+	curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)res->body.max);
 	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(e, CURLOPT_HEADERDATA, &x);
 	curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, on_progress);
@@ -758,9 +782,12 @@ http_exchange(struct api_session *sess, const struct request *rq,
 				rc = m->data.result;
 		if (rc == CURLE_OK) {
 			curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &res->status);
-		} else if (x.overflow) {
-			strf(res->cause, sizeof res->cause, "reply larger than %zu bytes",
-			         res->body.max);
+		} else if (x.overflow || rc == CURLE_FILESIZE_EXCEEDED) {
+			/* more than the endpoint can legitimately return: asking again will not help */
+			strf(res->cause, sizeof res->cause,
+			     "the server's reply is larger than %zu MiB, more than this call can return; "
+			     "refusing it", res->body.max >> 20);
+			res->retryable = 0;
 		} else {
 			describe_curl_error(sess, rc, res);
 		}
@@ -994,7 +1021,7 @@ do_login(struct api_session *sess, const struct api_call_opts *opts, struct api_
 		.deadline = opts && opts->deadline_ms > 0 ? mono_ms() + opts->deadline_ms : 0,
 	};
 	struct http_result res;
-	buf_init(&res.body, API_REPLY_MAX);
+	buf_init(&res.body, api_reply_bound("auth.login"));
 	int first = !sess->logged_in_once;
 	int max_attempts = first ? sess->s.initial_connect_retries + 1 : 0;
 	int rc = perform(sess, &rq, opts, max_attempts, &res);
@@ -1137,7 +1164,7 @@ call_once(struct api_session *sess, const char *endpoint, const char *body, size
 	char *url = api_build_url(sess->s.host, opts ? opts->version : NULL, endpoint);
 	char *shown = url_without_userinfo(url);
 	struct http_result res;
-	buf_init(&res.body, API_REPLY_MAX);
+	buf_init(&res.body, api_reply_bound(endpoint));
 	int rc = -1;
 	for (int relogged = 0;; relogged = 1) {
 		char *auth = xasprintf("Authorization: Bearer %s", sess->token);

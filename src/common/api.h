@@ -112,6 +112,10 @@ int api_call_batch(struct api_session *sess, const char *endpoint, const char *b
                    const struct api_call_opts *opts, json_t **data_out, struct api_error *err);
 
 /* Pure helpers, exposed for unit tests. */
+/* The largest reply body accepted from endpoint: 1 MiB for auth.login, 64 MiB for reads
+ * (get*, debug images, scalars...), 4 MiB for every other call. A longer reply fails the call
+ * ("larger than N MiB"), is not retried, and never holds more than the bound in memory. */
+size_t api_reply_bound(const char *endpoint);
 char *api_build_url(const char *host, const char *version, const char *endpoint);
 int api_parse_envelope(const char *body, size_t len, int http_status, json_t **data_out,
                        struct api_error *err);

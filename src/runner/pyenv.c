@@ -39,6 +39,7 @@
 #include "runner/venv_cache.h"
 #include "config.h"
 #include "proc.h"
+#include "path_confine.h"
 #include "util.h"
 
 #define TOOL_TAIL_MAX (64u * 1024)
@@ -657,7 +658,17 @@ collect_requirements(const struct pyenv_request *rq, struct task_reqs *tr)
 	const char *rest = (strncmp(sd, rq->repo_root, rl) == 0) ? sd + rl : "";
 	for (;;) {
 		char *f = xasprintf("%s/requirements.txt", dir);
-		char *text = read_file(f, 16u << 20, NULL);
+		/* a requirements.txt that is a link out of the repository is not read */
+		const char *rel = f + rl;
+		while (*rel == '/')
+			rel++;
+		char *resolved = NULL;
+		char *text = NULL;
+		if (confine_path(rq->repo_root, rel, &resolved) == 0)
+			text = read_file(resolved, 16u << 20, NULL);
+		else if (errno == EXDEV)
+			say("WARNING: %s leads outside the repository (symbolic link); ignored", f);
+		free(resolved);
 		if (text) {
 			say("Trying pip install: %s", f);
 			req_list_parse_text(&tr->list, text);
@@ -698,15 +709,40 @@ struct pip_ctx {
 	int askpass_done;
 };
 
+/* Extra index URLs may carry user:password: they reach pip and uv through their environment
+ * (PIP_EXTRA_INDEX_URL / UV_EXTRA_INDEX_URL, space-separated, readable only by our user), never
+ * through argv, which every local user can read in `ps`. A value already in the environment is
+ * kept and extended. */
+static void
+pass_extra_index(struct pip_ctx *c)
+{
+	static const char *const vars[] = {"PIP_EXTRA_INDEX_URL", "UV_EXTRA_INDEX_URL"};
+	if (!c->extra_index || !c->extra_index[0])
+		return;
+	for (size_t v = 0; v < ARRAY_LEN(vars); v++) {
+		struct buf b;
+		buf_init(&b, 1u << 20);
+		const char *cur = envv_get(&c->env, vars[v]);
+		if (cur && *cur)
+			buf_puts(&b, cur);
+		for (size_t i = 0; c->extra_index[i]; i++) {
+			if (strpbrk(c->extra_index[i], " \t\n"))
+				continue; /* not a URL; would split into two */
+			if (b.len)
+				buf_puts(&b, " ");
+			buf_puts(&b, c->extra_index[i]);
+		}
+		envv_set(&c->env, vars[v], b.data ? b.data : "");
+		buf_free(&b);
+	}
+}
+
 static void
 add_install_options(struct pip_ctx *c, struct argv *a)
 {
 	if (c->pm == PM_PIP && c->legacy_resolver)
 		av_add(a, "--use-deprecated=legacy-resolver");
-	for (size_t i = 0; c->extra_index && c->extra_index[i]; i++) {
-		av_add(a, "--extra-index-url");
-		av_add(a, c->extra_index[i]);
-	}
+	/* extra index URLs travel in the environment (pass_extra_index), never on argv */
 	for (size_t i = 0; c->extra_flags && c->extra_flags[i]; i++)
 		av_add(a, c->extra_flags[i]);
 	if (c->upgrade)
@@ -856,10 +892,6 @@ seed_pip(struct pip_ctx *c, const char *pin, char **pin_lines, char *err, size_t
 					av_add(&a, pin_lines[i]);
 			} else {
 				av_add(&a, "pip");
-			}
-			for (size_t i = 0; c->extra_index && c->extra_index[i]; i++) {
-				av_add(&a, "--extra-index-url");
-				av_add(&a, c->extra_index[i]);
 			}
 		}
 		int rc = run_tool(a.v, NULL, c->env.v, err, errlen);
@@ -1531,6 +1563,7 @@ pyenv_setup(const struct pyenv_request *rq, struct pyenv_result *rs)
 
 	c.pm = manager_type(rq->config);
 	c.extra_index = cfg_strv(rq->config, "agent.package_manager.extra_index_url");
+	pass_extra_index(&c);
 	const char *flags_env = env_get("CLEARML_EXTRA_PIP_INSTALL_FLAGS");
 	if (flags_env) {
 		size_t n = 0;

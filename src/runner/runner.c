@@ -26,6 +26,7 @@
 #include "runner/task_env.h"
 #include "runner/vcs.h"
 #include "config.h"
+#include "path_confine.h"
 #include "util.h"
 
 struct run_state {
@@ -38,6 +39,7 @@ struct run_state {
 	struct exec_info ei;
 	char *repo_root;       /* NULL without a repository */
 	char *script_dir;      /* absolute: where the task runs */
+	char *wd_rel;          /* with a repository: the working dir relative to its root */
 	char *entry;           /* entry point relative to script_dir, or "-m …"/"-c …" */
 	char *commit;          /* resolved commit when the task had none */
 	struct pyenv_result py;
@@ -120,6 +122,27 @@ write_literal(const char *path, const char *text, int only_if_missing)
 	int fd = open(path, flags, 0644);
 	if (fd < 0)
 		return (only_if_missing && errno == EEXIST) ? 0 : -1;
+	size_t len = strlen(text), off = 0;
+	while (off < len) {
+		ssize_t w = write(fd, text + off, len - off);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			close(fd);
+			return -1;
+		}
+		off += (size_t)w;
+	}
+	return close(fd);
+}
+
+/* write_literal inside a repository: the path may not leave root through a link. */
+static int
+write_literal_confined(const char *root, const char *rel, const char *text)
+{
+	int fd = confine_open(root, rel, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0644);
+	if (fd < 0)
+		return errno == EEXIST ? 0 : -1;
 	size_t len = strlen(text), off = 0;
 	while (off < len) {
 		ssize_t w = write(fd, text + off, len - off);
@@ -232,6 +255,19 @@ place_code(struct run_state *st, enum task_binary kind, int entry_forced)
 			return fail_taskf(st, "invalid working directory",
 			                  "Invalid working directory '%s': it must stay inside the repository",
 			                  ei->working_dir);
+		/* ... also through the repository's symbolic links, which may point anywhere */
+		char *wdrel = path_contained(ei->working_dir[0] ? ei->working_dir : ".");
+		char *resolved = NULL;
+		if (!wdrel || confine_path(st->repo_root, wdrel, &resolved) < 0) {
+			free(wdrel);
+			return fail_taskf(st, "invalid working directory: leads outside the repository",
+			                  "Invalid working directory '%s': it leads outside the repository "
+			                  "through a symbolic link",
+			                  ei->working_dir);
+		}
+		free(resolved);
+		free(st->wd_rel);
+		st->wd_rel = wdrel;
 		if (dk == DIFF_GIT && !force_dir) {
 			char reason[256];
 			char *error = NULL;
@@ -244,18 +280,27 @@ place_code(struct run_state *st, enum task_binary kind, int entry_forced)
 				return rc;
 			}
 		} else if (dk == DIFF_LITERAL && !force_dir && !flag_entry && st->entry[0]) {
-			if (mkdir_p(st->script_dir, 0755) < 0)
-				return fail_taskf(st, "invalid working directory", "Cannot create working directory %s: %s",
-				                  st->script_dir, strerror(errno));
-			char *path = xasprintf("%s/%s", st->script_dir, st->entry);
-			char *dir = path_dirname(path);
-			mkdir_p(dir, 0755);
+			/* every directory and the file itself are created without leaving the repository */
+			if (confine_mkdir_p(st->repo_root, st->wd_rel, 0755) < 0)
+				return fail_taskf(st, errno == EXDEV ? "invalid working directory: leads outside "
+				                                       "the repository" : "invalid working directory",
+				                  "Cannot create working directory %s: %s", st->script_dir,
+				                  errno == EXDEV ? "it leads outside the repository" : strerror(errno));
+			char *rel = strcmp(st->wd_rel, ".") == 0 ? xstrdup(st->entry)
+			                                          : xasprintf("%s/%s", st->wd_rel, st->entry);
+			char *dir = path_dirname(rel);
+			if (strcmp(dir, ".") != 0 && strcmp(dir, "") != 0)
+				(void)confine_mkdir_p(st->repo_root, dir, 0755);
 			free(dir);
-			int r = write_literal(path, ei->diff, 1);
-			free(path);
+			int r = write_literal_confined(st->repo_root, rel, ei->diff);
+			int err = errno;
+			free(rel);
 			if (r < 0)
-				return fail_taskf(st, "failed writing script", "Cannot write the task script: %s",
-				                  strerror(errno));
+				return fail_taskf(st, err == EXDEV ? "failed writing script: leads outside the "
+				                                     "repository" : "failed writing script",
+				                  "Cannot write the task script: %s",
+				                  err == EXDEV ? "its path leads outside the repository through a "
+				                                 "symbolic link" : strerror(err));
 		}
 	} else if (dk == DIFF_LITERAL) {
 		char *code = xasprintf("%s/code", build);
@@ -635,6 +680,7 @@ out:
 	exec_info_free(&st.ei);
 	free(st.repo_root);
 	free(st.script_dir);
+	free(st.wd_rel);
 	free(st.entry);
 	free(st.commit);
 	free(abs_build);

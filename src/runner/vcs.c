@@ -31,6 +31,7 @@
 #include "runner/gitcred.h"
 #include "config.h"
 #include "proc.h"
+#include "path_confine.h"
 #include "util.h"
 
 /* ---- pure helpers ---- */
@@ -635,14 +636,10 @@ touch_missing_sources(const char *repo_root, const char *diff)
 				t[--tl] = '\0';
 			char *safe = path_contained(t);
 			if (safe && strcmp(safe, ".") != 0) {
-				char *full = xasprintf("%s/%s", repo_root, safe);
-				struct stat st;
-				if (lstat(full, &st) < 0 && errno == ENOENT) {
-					int fd = open(full, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
-					if (fd >= 0)
-						close(fd);
-				}
-				free(full);
+				/* never through a link out of the repository (diff_paths_confined checked) */
+				int fd = confine_open(repo_root, safe, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0644);
+				if (fd >= 0)
+					close(fd);
 			}
 			free(safe);
 			free(rel);
@@ -651,10 +648,55 @@ touch_missing_sources(const char *repo_root, const char *diff)
 	}
 }
 
+/* Every file a diff names ("--- a/", "+++ b/", rename/copy targets) must resolve inside the
+ * repository: a path through one of its symbolic links that points outside is refused before
+ * anything is written (git apply refuses too, but only after we created missing files). Returns
+ * the first offending path (caller frees), or NULL. */
+static char *
+diff_path_outside(const char *repo_root, const char *diff)
+{
+	static const char *const pre[] = {"--- a/", "+++ b/", "rename to ", "copy to ",
+	                                  "rename from ", "copy from "};
+	for (const char *l = diff; l && *l;) {
+		const char *nl = strchr(l, '\n');
+		size_t n = nl ? (size_t)(nl - l) : strlen(l);
+		for (size_t i = 0; i < ARRAY_LEN(pre); i++) {
+			size_t pl = strlen(pre[i]);
+			if (n <= pl || strncmp(l, pre[i], pl) != 0)
+				continue;
+			char *rel = xstrndup(l + pl, n - pl);
+			size_t tl = strlen(rel);
+			while (tl > 0 && (rel[tl - 1] == '\r' || rel[tl - 1] == '\t' || rel[tl - 1] == ' '))
+				rel[--tl] = '\0';
+			char *safe = path_contained(rel);
+			char *resolved = NULL;
+			if (!safe || (strcmp(safe, ".") != 0 && confine_path(repo_root, safe, &resolved) < 0 &&
+			              errno != ENOENT)) {
+				free(safe);
+				return rel;
+			}
+			free(resolved);
+			free(safe);
+			free(rel);
+		}
+		l = nl ? nl + 1 : NULL;
+	}
+	return NULL;
+}
+
 int
 vcs_apply_diff(const char *repo_root, const char *diff, char *reason, size_t reasonlen, char **error)
 {
 	*error = NULL;
+	char *bad = diff_path_outside(repo_root, diff);
+	if (bad) {
+		snprintf(reason, reasonlen, "failed applying git diff: '%.120s' leads outside the repository",
+		         bad);
+		*error = xasprintf("Failed applying git diff: the path '%s' leads outside the repository "
+		                   "(through a symbolic link, or with '..'); nothing was applied", bad);
+		free(bad);
+		return -1;
+	}
 	touch_missing_sources(repo_root, diff);
 	struct gitctx g = {0};
 	envv_from_environ(&g.env);

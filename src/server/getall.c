@@ -735,14 +735,18 @@ path_del(json_t *dst, const char *dotted)
 json_t *
 getall_project(const json_t *doc, const json_t *only_fields, const char *const *hidden_by_default)
 {
-	int includes = 0;
+	int includes = 0, all = 0;
 	size_t i;
 	json_t *e;
 	json_array_foreach(only_fields, i, e) {
 		const char *s = json_string_value(e);
-		if (s && s[0] != '-' && s[0])
+		if (s && !strcmp(s, "*"))
+			all = 1; /* projection "*": every field (named ones only add hidden fields) */
+		else if (s && s[0] != '-' && s[0])
 			includes++;
 	}
+	if (all)
+		includes = 0;
 	json_t *out;
 	if (includes) {
 		out = json_object();
@@ -753,9 +757,12 @@ getall_project(const json_t *doc, const json_t *only_fields, const char *const *
 			const char *s = json_string_value(e);
 			if (!s || s[0] == '-' || !s[0])
 				continue;
-			json_t *v = json_path_get(doc, s);
+			size_t sl = strlen(s);
+			char *path = sl > 2 && !strcmp(s + sl - 2, ".*") ? xstrndup(s, sl - 2) : NULL;
+			json_t *v = json_path_get(doc, path ? path : s);
 			if (v)
-				path_set(out, s, v);
+				path_set(out, path ? path : s, v);
+			free(path);
 		}
 	} else {
 		out = json_deep_copy(doc);

@@ -13,12 +13,14 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <strings.h>
 #include <sys/socket.h>
 
 #include <microhttpd.h>
 
 #include "server/front.h"
+#include "server/longpoll.h"
 #include "server/web.h"
 #include "util.h"
 
@@ -396,6 +398,7 @@ struct conn_ctx {
 	struct buf body;
 	int too_big;
 	int answered;   /* a response was queued in the first callback */
+	int64_t wait_until; /* parked by a long-poll: its deadline (longpoll.h) */
 };
 
 static enum MHD_Result
@@ -513,9 +516,21 @@ handle_request(struct http_front *f, struct MHD_Connection *c, const char *url, 
 			q.worker_header = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Trains-Worker");
 		q.client_ip = ip;
 		q.db = db_thread_conn(f->srv);
+		q.wait_until_ms = x->wait_until;
 		router_dispatch(&q, &r);
 		log_debug("%s v%s -> %d/%d", name, ver, r.code ? r.code : 200, r.subcode);
 		free(cookie_auth);
+	}
+	if (r.suspend_until_ms && !r.code) {
+		/* long-poll: no thread waits; the connection is parked and dispatched again */
+		x->wait_until = r.suspend_until_ms;
+		x->answered = 0;
+		reply_clear(&r);
+		json_decref(q.body);
+		json_decref(q.batch);
+		MHD_suspend_connection(c);
+		longpoll_park(c, x->wait_until);
+		return MHD_YES;
 	}
 	ret = send_envelope(c, name, ver, maj, min, &r);
 	reply_clear(&r);
@@ -599,6 +614,10 @@ mhd_log(void *cls, const char *fmt, va_list ap)
 	log_debug("mhd: %s", line);
 }
 
+#define HTTP_IDLE_TIMEOUT_SEC 15  /* agents keep one connection alive and call every few s */
+#define HTTP_CONNECTION_LIMIT 4000
+#define HTTP_PER_IP_LIMIT 256     /* one machine: its agents, their slots and tasks' SDKs */
+
 struct http_front *
 http_start(struct server *srv, int threads)
 {
@@ -613,16 +632,28 @@ http_start(struct server *srv, int threads)
 		log_error("cannot resolve %s: %s", srv->host, gai_strerror(gai));
 		return NULL;
 	}
+	/* room for the connection limit: raise the soft fd limit as far as the hard one allows */
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < HTTP_CONNECTION_LIMIT + 256) {
+		rlim_t want = HTTP_CONNECTION_LIMIT + 256;
+		rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want ? want : rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
 	struct http_front *f = xcalloc(1, sizeof(*f));
 	f->srv = srv;
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
+	                 MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
 	if (ai->ai_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	f->d = MHD_start_daemon(flags, 0, NULL, NULL, access_cb, f,
 	                        MHD_OPTION_SOCK_ADDR, ai->ai_addr,
 	                        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)threads,
-	                        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)300,
-	                        MHD_OPTION_CONNECTION_LIMIT, (unsigned)1000,
+	                        /* Idle or slow connections must not lock a legitimate client out:
+	                         * one address holds at most HTTP_PER_IP_LIMIT of them, and a
+	                         * connection without traffic for HTTP_IDLE_TIMEOUT_SEC is closed. */
+	                        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_IDLE_TIMEOUT_SEC,
+	                        MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_CONNECTION_LIMIT,
+	                        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)HTTP_PER_IP_LIMIT,
 	                        MHD_OPTION_NOTIFY_COMPLETED, completed_cb, NULL,
 	                        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 	                        MHD_OPTION_END);
@@ -635,6 +666,8 @@ http_start(struct server *srv, int threads)
 	const union MHD_DaemonInfo *di = MHD_get_daemon_info(f->d, MHD_DAEMON_INFO_BIND_PORT);
 	if (di && di->port)
 		srv->port = di->port;
+	if (longpoll_start() != 0)
+		log_warn("long-poll dispatch is off (cannot start its thread)");
 	return f;
 }
 
@@ -643,6 +676,7 @@ http_stop(struct http_front *f)
 {
 	if (!f)
 		return;
+	longpoll_stop(); /* MHD may not stop with suspended connections */
 	MHD_quiesce_daemon(f->d);
 	MHD_stop_daemon(f->d);
 	free(f);

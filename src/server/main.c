@@ -18,7 +18,9 @@
 #include <unistd.h>
 
 #include "server/auth.h"
+#include "server/files.h"
 #include "server/front.h"
+#include "server/models.h"
 #include "server/server.h"
 #include "server/task_page.h"
 #include "server/web.h"
@@ -34,14 +36,17 @@ usage(FILE *f)
 {
 	fprintf(f,
 	        "usage: clearml-server-lite [--host 127.0.0.1] [--port 8008] [--data-dir DIR]\n"
-	        "                           [--web-root DIR] [--worker-timeout-sec 600]\n"
-	        "                           [--task-watchdog-sec 7200] [--debug]\n"
+	        "                           [--worker-timeout-sec 600] [--task-watchdog-sec 7200] [--debug]\n"
+	        "                           [--files-port 8081|off] [--files-no-auth]\n"
+	        "                           [--files-max-upload-mb 4096] [--web-root DIR]\n"
 	        "       clearml-server-lite credentials create [--data-dir DIR]\n"
 	        "\n"
 	        "A ClearML-compatible API server on SQLite. The data directory (default\n"
 	        "~/.clearml/server-lite) holds the database, the token secret and clearml.conf with\n"
 	        "credentials usable by clearml-agent --config-file and the ClearML SDK.\n"
 	        "--port 0 takes a free port; the line 'listening on http://HOST:PORT' says which.\n"
+	        "The files server (artifacts, models, debug images) listens on --files-port (a free\n"
+	        "one when --port is 0) and stores under DIR/files; clearml.conf names it.\n"
 	        "The web app is at http://HOST:PORT/ui/ (sign in with clearml.conf's credentials);\n"
 	        "--web-root names its folder (default: found next to the program).\n");
 }
@@ -97,7 +102,8 @@ open_database(struct server *srv, sqlite3 **out)
 		return -1;
 	if (db_exec(db, svc_core_schema) || db_exec(db, svc_queues_schema) ||
 	    db_exec(db, svc_workers_schema) || db_exec(db, svc_events_schema) ||
-	    db_exec(db, worker_stats_schema) || db_exec(db, task_page_schema))
+	    db_exec(db, svc_models_schema) || db_exec(db, worker_stats_schema) ||
+	    db_exec(db, task_page_schema))
 		return -1;
 	*out = db;
 	return 0;
@@ -144,6 +150,8 @@ write_conf(const struct server *srv, const char *key, const char *secret)
 	const char *h = public_host(srv->host);
 	int v6 = strchr(h, ':') != NULL;
 	char *url = xasprintf(v6 ? "http://[%s]:%d" : "http://%s:%d", h, srv->port);
+	char *files = srv->files_port > 0 ? xasprintf(v6 ? "http://[%s]:%d" : "http://%s:%d", h,
+	                                              srv->files_port) : xstrdup(url);
 	char *text = xasprintf(
 		"# Written by clearml-server-lite at every start (api_server follows the actual address).\n"
 		"# Usable as is: clearml-agent --config-file THIS_FILE, or CLEARML_CONFIG_FILE for the SDK.\n"
@@ -156,7 +164,7 @@ write_conf(const struct server *srv, const char *key, const char *secret)
 		"        secret_key: \"%s\"\n"
 		"    }\n"
 		"}\n",
-		url, url, url, key, secret);
+		url, url, files, key, secret);
 	char *path = xasprintf("%s/clearml.conf", srv->data_dir);
 	int rc = write_file_atomic(path, text, strlen(text), 0600);
 	if (rc != 0)
@@ -165,6 +173,7 @@ write_conf(const struct server *srv, const char *key, const char *secret)
 	free(text);
 	free(path);
 	free(url);
+	free(files);
 	return rc;
 }
 
@@ -329,9 +338,12 @@ main(int argc, char **argv)
 	char *host = xstrdup("127.0.0.1");
 	char *data_dir = NULL;
 	const char *web_root = NULL;
-	int port = 8008, threads = 4, cred_create = 0, rc = 1;
+	int port = 8008, threads = 4, cred_create = 0, rc = 1, files_port_set = 0;
+	struct files_front *files = NULL;
 	srv.worker_timeout_sec = 600;
 	srv.task_watchdog_sec = 7200;
+	srv.files_auth = 1;
+	srv.files_max_upload_mb = 4096;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		const char *next = i + 1 < argc ? argv[i + 1] : NULL;
@@ -366,6 +378,23 @@ main(int argc, char **argv)
 			if (int_arg(a, next, 1, 64, &threads))
 				goto usage_err;
 			i++;
+		} else if (!strcmp(a, "--files-port") && next && !strcmp(next, "off")) {
+			srv.files_port = -1;
+			files_port_set = 1;
+			i++;
+		} else if (!strcmp(a, "--files-port")) {
+			if (int_arg(a, next, 0, 65535, &srv.files_port))
+				goto usage_err;
+			files_port_set = 1;
+			i++;
+		} else if (!strcmp(a, "--files-no-auth")) {
+			srv.files_auth = 0;
+		} else if (!strcmp(a, "--files-max-upload-mb")) {
+			int mb;
+			if (int_arg(a, next, 0, 1 << 20, &mb))
+				goto usage_err;
+			srv.files_max_upload_mb = mb;
+			i++;
 		} else if (!strcmp(a, "--debug")) {
 			log_set_level(LOG_DEBUG);
 		} else if (!strcmp(a, "credentials") && next && !strcmp(next, "create")) {
@@ -381,6 +410,8 @@ main(int argc, char **argv)
 		data_dir = path_expand("~/.clearml/server-lite");
 	srv.host = host;
 	srv.port = port;
+	if (!files_port_set)
+		srv.files_port = port == 0 ? 0 : 8081;
 	srv.data_dir = data_dir;
 	srv.db_path = xasprintf("%s/server-lite.db", data_dir);
 	if (cred_create) {
@@ -419,8 +450,23 @@ main(int argc, char **argv)
 		explicit_bzero(secret, sizeof(secret));
 		goto out;
 	}
+	if (srv.files_port >= 0) {
+		int wanted = srv.files_port;
+		files = files_start(&srv);
+		if (!files && files_port_set) {
+			log_error("cannot listen for files on %s:%d", srv.host, wanted);
+			explicit_bzero(secret, sizeof(secret));
+			http_stop(front);
+			goto out;
+		}
+		if (!files) {
+			log_warn("files server off: port %d is taken (--files-port to choose one)", wanted);
+			srv.files_port = -1;
+		}
+	}
 	if (write_conf(&srv, key, secret) != 0) {
 		explicit_bzero(secret, sizeof(secret));
+		files_stop(files);
 		http_stop(front);
 		goto out;
 	}
@@ -436,6 +482,8 @@ main(int argc, char **argv)
 	       srv.port);
 	fflush(stdout);
 	log_info("serving %s (data dir %s)", srv.db_path, srv.data_dir);
+	if (files)
+		log_info("files server on port %d (%s/files)", srv.files_port, srv.data_dir);
 
 	for (;;) {
 		int sig = 0;
@@ -443,6 +491,7 @@ main(int argc, char **argv)
 			break;
 	}
 	log_info("stopping");
+	files_stop(files);
 	http_stop(front);
 	if (bg_ok) {
 		pthread_mutex_lock(&g_bg_lock);

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "server/longpoll.h"
 #include "server/queue_store.h"
 #include "server/store_sql.h"
 #include "util.h"
@@ -111,6 +112,7 @@ queue_add_task(sqlite3 *db, const char *queue_id, const char *task_id, struct re
 		return -1;
 	}
 	queue_touch(db, queue_id);
+	longpoll_notify(); /* parked get_next_task calls retry (they wait for this commit) */
 	return 0;
 }
 

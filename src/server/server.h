@@ -38,6 +38,9 @@ struct server {
 	int worker_timeout_sec;   /* default register timeout (600) */
 	int task_watchdog_sec;    /* in_progress tasks idle longer than this are stopped (7200) */
 	unsigned char jwt_secret[32];
+	int files_port;           /* files server port (0 any free; actual once listening); -1 off */
+	int files_auth;           /* files server wants a Bearer token / cookie (upstream default) */
+	long long files_max_upload_mb; /* one upload request at most this (0: unbounded) */
 };
 
 struct identity {
@@ -60,6 +63,7 @@ struct req {
 	const char *client_ip;
 	sqlite3 *db;
 	struct server *srv;
+	int64_t wait_until_ms;         /* a parked request dispatched again: its deadline; else 0 */
 };
 
 struct reply {
@@ -68,6 +72,7 @@ struct reply {
 	char *msg;                /* NULL → "OK" */
 	json_t *data;             /* NULL → {} */
 	const char *actual_version; /* handler min_version; set by the router */
+	int64_t suspend_until_ms; /* no answer yet: park the request until then (longpoll.h) */
 };
 
 /* Set the reply's data (steals the reference). */

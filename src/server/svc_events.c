@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "server/event_store.h"
+#include "server/models.h"
 #include "server/server.h"
 #include "server/store_sql.h"
 #include "server/svc_txn.h"
@@ -41,6 +42,7 @@ struct ev_task {
 	int added;
 	int has_iter;
 	int64_t max_iter;
+	int is_model;      /* model_event: doc is a model document */
 };
 
 struct ev_tasks {
@@ -50,7 +52,8 @@ struct ev_tasks {
 };
 
 static struct ev_task *
-ev_task_get(struct ev_tasks *ts, struct req *q, const char *task_id, int allow_locked)
+ev_task_get(struct ev_tasks *ts, struct req *q, const char *task_id, int allow_locked,
+            int model_event)
 {
 	if (ts->n && strcmp(ts->v[ts->last].id, task_id) == 0)
 		return &ts->v[ts->last];
@@ -67,9 +70,17 @@ ev_task_get(struct ev_tasks *ts, struct req *q, const char *task_id, int allow_l
 	struct ev_task *t = &ts->v[ts->n];
 	memset(t, 0, sizeof *t);
 	t->id = xstrdup(task_id);
-	t->doc = task_load(q->db, task_id);
+	t->is_model = model_event;
+	t->doc = model_event ? model_load(q->db, task_id) : task_load(q->db, task_id);
 	if (!t->doc) {
-		t->why = "Invalid task id";
+		t->why = model_event ? "Invalid model id" : "Invalid task id";
+	} else if (model_event) {
+		const char *c = json_string_value(json_object_get(t->doc, "company"));
+		if (c && strcmp(c, sq_company(q)) != 0) {
+			t->why = "Invalid model id";
+			json_decref(t->doc);
+			t->doc = NULL;
+		}
 	} else {
 		const char *c = json_string_value(json_object_get(t->doc, "company"));
 		const char *st = json_string_value(json_object_get(t->doc, "status"));
@@ -193,8 +204,14 @@ add_events(struct req *q, struct reply *r, json_t *events, int allow_locked)
 			count_error(info, &errors, why);
 			continue;
 		}
+		int model_event = json_is_true(json_object_get(ev, "model_event"));
+		if (model_event && !strcmp(json_string_value(json_object_get(ev, "type")), "log")) {
+			count_error(info, &errors, "Task log events are not supported for models");
+			free(evkey);
+			continue;
+		}
 		struct ev_task *t = ev_task_get(&ts, q, json_string_value(json_object_get(ev, "task")),
-		                                allow_locked);
+		                                allow_locked, model_event);
 		if (!t->doc) {
 			count_error(info, &errors, t->why);
 			free(evkey);
@@ -246,7 +263,7 @@ add_events(struct req *q, struct reply *r, json_t *events, int allow_locked)
 		}
 		json_object_set_new(t->doc, "last_update", json_string(iso));
 		json_object_set_new(t->doc, "last_change", json_string(iso));
-		if (task_save(q->db, t->doc) != 0)
+		if ((t->is_model ? model_save(q->db, t->doc) : task_save(q->db, t->doc)) != 0)
 			failed = 1;
 	}
 	ev_tasks_free(&ts);
@@ -306,11 +323,15 @@ h_add_batch(struct req *q, struct reply *r)
 static json_t *
 visible_task(struct req *q, struct reply *r, const char *task_id)
 {
-	json_t *t = task_load(q->db, task_id);
+	int model = json_is_true(json_object_get(q->body, "model_events"));
+	json_t *t = model ? model_load(q->db, task_id) : task_load(q->db, task_id);
 	const char *c = t ? json_string_value(json_object_get(t, "company")) : NULL;
 	if (!t || (c && *c && strcmp(c, sq_company(q)) != 0)) {
 		json_decref(t);
-		reply_err(r, 400, 101, "Invalid task id: id=%s", task_id);
+		if (model)
+			reply_err(r, 400, 201, "Invalid model id: id=%s", task_id);
+		else
+			reply_err(r, 400, 101, "Invalid task id: id=%s", task_id);
 		return NULL;
 	}
 	return t;

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "server/getall.h"
+#include "server/models.h"
 #include "server/projects.h"
 #include "server/server.h"
 #include "server/tasks.h"
@@ -316,6 +317,46 @@ projects_update(struct req *q, struct reply *r)
 
 /* projects.delete: the project and the projects below it. Tasks in them block the delete
  * unless force; then they are deleted (delete_contents) or just leave the project. */
+/* The models of the projects in list (a JSON array text): deleted with their events (contents;
+ * their uris into urls) or moved out of the project. The count, or -1 on a database error. */
+static int
+project_models(struct req *q, const char *list, int contents, json_t *urls)
+{
+	json_t *ids = json_array();
+	sqlite3_stmt *st = db_stmt(q->db, "SELECT id FROM models WHERE project IN "
+	                                  "(SELECT value FROM json_each(?))");
+	if (!st) {
+		json_decref(ids);
+		return -1;
+	}
+	sqlite3_bind_text(st, 1, list, -1, SQLITE_STATIC);
+	while (sqlite3_step(st) == SQLITE_ROW)
+		json_array_append_new(ids, json_string((const char *)sqlite3_column_text(st, 0)));
+	db_stmt_done(st);
+	int n = 0, rc = 0;
+	size_t i;
+	json_t *idv;
+	json_array_foreach(ids, i, idv) {
+		json_t *m = model_load(q->db, json_string_value(idv));
+		if (!m)
+			continue;
+		const char *uri = json_string_value(json_object_get(m, "uri"));
+		if (contents) {
+			if (uri && *uri)
+				json_array_append_new(urls, json_string(uri));
+			rc |= model_delete_row(q->db, json_string_value(idv));
+			rc |= events_delete_for_task(q->db, json_string_value(idv)) < 0;
+		} else {
+			json_object_del(m, "project");
+			rc |= model_save(q->db, m);
+		}
+		json_decref(m);
+		n++;
+	}
+	json_decref(ids);
+	return rc ? -1 : n;
+}
+
 static void
 projects_delete(struct req *q, struct reply *r)
 {
@@ -371,9 +412,23 @@ projects_delete(struct req *q, struct reply *r)
 	int ok = 1;
 	size_t i;
 	json_t *tid;
+	json_t *model_urls = json_array(), *artifact_urls = json_array();
+	int nmodels = project_models(q, list, contents, model_urls);
+	if (nmodels < 0)
+		ok = 0;
 	json_array_foreach(tasks, i, tid) {
 		const char *t = json_string_value(tid);
 		if (contents) {
+			json_t *doc = task_load(q->db, t);
+			size_t k;
+			json_t *a;
+			json_array_foreach(json_object_get(json_object_get(doc, "execution"), "artifacts"), k, a) {
+				const char *mode = json_string_value(json_object_get(a, "mode"));
+				const char *uri = json_string_value(json_object_get(a, "uri"));
+				if ((!mode || !strcmp(mode, "output")) && uri && *uri)
+					json_array_append_new(artifact_urls, json_string(uri));
+			}
+			json_decref(doc);
 			queue_remove_task(q->db, NULL, t);
 			ok = ok && events_delete_for_task(q->db, t) >= 0 && task_delete_row(q->db, t) == 0;
 		} else {
@@ -397,12 +452,21 @@ projects_delete(struct req *q, struct reply *r)
 	free(list);
 	if (!ok || db_commit(q->db) != 0) {
 		db_rollback(q->db);
+		json_decref(model_urls);
+		json_decref(artifact_urls);
 		reply_err(r, 500, 100, "General data error (deleting project)");
 		return;
 	}
-	reply_data(r, json_pack("{s:i,s:i,s:i,s:i,s:n}", "deleted", 1, "disassociated_tasks",
+	json_t *urls = contents ? json_pack("{s:o,s:[],s:o}", "model_urls", model_urls, "event_urls",
+	                                    "artifact_urls", artifact_urls)
+	                        : json_null();
+	if (!contents) {
+		json_decref(model_urls);
+		json_decref(artifact_urls);
+	}
+	reply_data(r, json_pack("{s:i,s:i,s:i,s:i,s:o}", "deleted", 1, "disassociated_tasks",
 	                        contents ? 0 : ntasks, "deleted_tasks", contents ? ntasks : 0,
-	                        "deleted_models", 0, "urls"));
+	                        "deleted_models", contents ? nmodels : 0, "urls", urls));
 }
 
 const struct endpoint svc_projects_endpoints[] = {

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "server/getall.h"
+#include "server/longpoll.h"
 #include "server/queue_store.h"
 #include "server/store_sql.h"
 #include "server/svc_txn.h"
@@ -421,8 +422,9 @@ get_next_task_locked(struct req *q, struct reply *r)
 {
 	const char *qid, *only = NULL;
 	int task_info = 0;
+	long long wait_sec = 0;
 	if (req_str(q, r, "queue", 1, &qid) != 0 || req_bool(q, r, "get_task_info", 0, &task_info) != 0 ||
-	    req_str(q, r, "task", 0, &only) != 0)
+	    req_str(q, r, "task", 0, &only) != 0 || req_int(q, r, "wait_sec", 0, &wait_sec) != 0)
 		return;
 	if (sq_begin(q, r) != 0)
 		return;
@@ -437,7 +439,15 @@ get_next_task_locked(struct req *q, struct reply *r)
 	if (rc < 0) {
 		reply_err(r, 500, 100, "Database error: %s", sqlite3_errmsg(q->db));
 	} else if (rc == 0) {
-		reply_data(r, json_object());
+		/* long-poll (server-lite's addition, advertised in server.info): park until a task
+		 * comes or wait_sec (capped) has passed */
+		int64_t now = now_ms(), until = q->wait_until_ms;
+		if (!until && wait_sec > 0)
+			until = now + (wait_sec > LONGPOLL_MAX_WAIT_SEC ? LONGPOLL_MAX_WAIT_SEC : wait_sec) * 1000;
+		if (until > now && longpoll_open())
+			r->suspend_until_ms = until;
+		else
+			reply_data(r, json_object());
 	} else {
 		json_t *data = json_pack("{s:{s:s,s:o}}", "entry", "task", task, "added", sq_iso(added));
 		json_t *t = task_load(q->db, task);

@@ -5,6 +5,7 @@
  */
 #include <string.h>
 
+#include "server/longpoll.h"
 #include "server/server.h"
 #include "util.h"
 #include "version.h"
@@ -16,13 +17,22 @@ env_or(const char *name, const char *dflt)
 	return v ? v : dflt;
 }
 
+/* What server-lite adds beyond the open-source server, for clients that check (our agent):
+ * long_poll_max_sec > 0 means queues.get_next_task takes wait_sec. */
+static json_t *
+lite_capabilities(void)
+{
+	return json_pack("{s:i}", "long_poll_max_sec", longpoll_open() ? LONGPOLL_MAX_WAIT_SEC : 0);
+}
+
 static json_t *
 info_common(void)
 {
-	return json_pack("{s:s,s:s,s:s,s:s}", "version",
+	return json_pack("{s:s,s:s,s:s,s:s,s:o}", "version",
 	                 env_or("CLEARML_SERVER_VERSION", CLEARML_SERVER_LITE_VERSION), "build",
 	                 env_or("CLEARML_SERVER_BUILD", ""), "commit", env_or("CLEARML_SERVER_COMMIT", ""),
-	                 "api_version", CLEARML_SERVER_LITE_API_VERSION);
+	                 "api_version", CLEARML_SERVER_LITE_API_VERSION, "clearml_lite",
+	                 lite_capabilities());
 }
 
 /* The server's uid: made once, kept in server_meta. */

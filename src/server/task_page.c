@@ -49,8 +49,8 @@ column_has_null(sqlite3 *db, const char *col, const char *company)
 }
 
 int
-tasks_get_all_paged(struct req *q, struct reply *r, const struct getall_spec *spec,
-                    void (*view)(json_t *doc, int maj, int min))
+tasks_page_docs(struct req *q, struct reply *r, const struct getall_spec *spec,
+                void (*view)(json_t *doc, int maj, int min), json_t **docs_out)
 {
 	const json_t *b = q->body;
 	json_t *ob = json_object_get(b, "order_by");
@@ -113,7 +113,7 @@ tasks_get_all_paged(struct req *q, struct reply *r, const struct getall_spec *sp
 	if (!f) {
 		db_stmt_done(st);
 		free(projects);
-		return 1; /* r holds the filter's error, as the general path would answer */
+		return -1; /* r holds the filter's error, as the general path would answer */
 	}
 	sqlite3_bind_text(st, 1, q->who->company, -1, SQLITE_STATIC);
 	if (projects)
@@ -138,7 +138,6 @@ tasks_get_all_paged(struct req *q, struct reply *r, const struct getall_spec *sp
 	db_stmt_done(st);
 	getall_filter_free(f);
 	free(projects);
-	getall_reply(q, r, docs, spec, "tasks");
-	json_decref(docs);
+	*docs_out = docs;
 	return 1;
 }

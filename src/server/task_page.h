@@ -12,9 +12,12 @@
 
 extern const char task_page_schema[];
 
-/* Answer the request when it qualifies (1; r filled), else 0 and nothing is touched. view is
- * the service's version view applied to each document before filtering. */
-int tasks_get_all_paged(struct req *q, struct reply *r, const struct getall_spec *spec,
-                        void (*view)(json_t *doc, int maj, int min));
+/* When the request qualifies: 1 and *docs (new array) holds, in the requested order, the
+ * documents up to the end of the requested page that pass its filters — give them to
+ * getall_query as the general path's candidates. 0 when it does not qualify (nothing touched),
+ * -1 with r filled on a bad filter. view is the service's version view, applied to each
+ * document before filtering. */
+int tasks_page_docs(struct req *q, struct reply *r, const struct getall_spec *spec,
+                    void (*view)(json_t *doc, int maj, int min), json_t **docs);
 
 #endif

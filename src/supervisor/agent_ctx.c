@@ -12,6 +12,10 @@
 #include "supervisor/agent_ctx.h"
 
 #include <ctype.h>
+#include <dirent.h>
+#include <signal.h>
+#include <stdint.h>
+#include <sys/stat.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -331,10 +335,41 @@ agent_ctx_login(struct agent_ctx *ctx, int retry_forever)
 	}
 }
 
+/* Config dumps hold the credentials. Ours are named .clearml_agent.<pid>-XXXXXX.cfg; one whose
+ * agent died without cleaning up (SIGKILL, power loss) is removed by the next agent. Python
+ * agents' dumps (.clearml_agent.XXXXXX.cfg) are not ours to touch. */
+static void
+remove_stale_dumps(const char *dir)
+{
+	DIR *d = opendir(dir);
+	if (!d)
+		return;
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL) {
+		static const char pre[] = ".clearml_agent.";
+		if (strncmp(e->d_name, pre, sizeof pre - 1) != 0 || !str_ends_with(e->d_name, ".cfg"))
+			continue;
+		char *end;
+		errno = 0;
+		long pid = strtol(e->d_name + sizeof pre - 1, &end, 10);
+		if (errno || pid <= 1 || pid > INT32_MAX || *end != '-' || end == e->d_name + sizeof pre - 1)
+			continue;
+		if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+			continue;
+		char *path = xasprintf("%s/%s", dir, e->d_name);
+		struct stat st;
+		if (lstat(path, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == geteuid())
+			unlink(path);
+		free(path);
+	}
+	closedir(d);
+}
+
 int
 agent_ctx_dump_config(struct agent_ctx *ctx, char *err, size_t errlen)
 {
-	char *path = xasprintf("%s/.clearml_agent.XXXXXX.cfg", pidfile_dir());
+	remove_stale_dumps(pidfile_dir());
+	char *path = xasprintf("%s/.clearml_agent.%d-XXXXXX.cfg", pidfile_dir(), (int)getpid());
 	int fd = mkostemps(path, 4, O_CLOEXEC);
 	if (fd < 0) {
 		snprintf(err, errlen, "cannot create the config dump in %s: %s", pidfile_dir(),

@@ -36,6 +36,7 @@
 #include "supervisor/monitor.h"
 #include "supervisor/queue_sched.h"
 #include "supervisor/slot.h"
+#include "supervisor/status_print.h"
 #include "supervisor/worker_id.h"
 #include "api.h"
 #include "util.h"
@@ -133,6 +134,8 @@ struct daemon {
 	struct queue_sched qs; /* which queue to ask next */
 	json_t *tags;        /* --child-report-tags, or NULL */
 	int registered;
+	int long_poll_sec;   /* server-lite offers long-poll dispatch: the wait we ask for; else 0 */
+	int64_t long_poll_took_ms; /* how long the last long-poll call lasted (-1: none was made) */
 };
 
 static void
@@ -472,6 +475,53 @@ free_slot(struct daemon *d, size_t *idx)
 	return NULL;
 }
 
+/*
+ * Long-poll dispatch, server-lite's addition: when server.info says clearml_lite.long_poll_max_sec
+ * > 0, queues.get_next_task takes wait_sec and answers as soon as a task is enqueued. We ask for
+ * it only while no slot is busy (nothing else to tick) and with one queue (a wait on one queue
+ * must not starve the others), and wait less than the status-report interval and the API read
+ * time-out. Against any other server the offer is absent and polling stays as it was.
+ */
+#define LONG_POLL_SEC 15
+
+static int
+long_poll_offer(struct daemon *d)
+{
+	struct api_call_opts co = {.deadline_ms = LOOP_CALL_DEADLINE_MS, .cancel = &g_cancel};
+	json_t *data = NULL;
+	struct api_error e;
+	if (api_call_ex(d->ctx.api, "server.info", json_object(), &co, &data, &e) < 0)
+		return 0;
+	json_t *v = json_object_get(json_object_get(data, "clearml_lite"), "long_poll_max_sec");
+	int offer = json_is_integer(v) && json_integer_value(v) > 0
+	                ? (int)(json_integer_value(v) < LONG_POLL_SEC ? json_integer_value(v)
+	                                                              : LONG_POLL_SEC)
+	                : 0;
+	json_decref(data);
+	return offer;
+}
+
+static int busy_slots(const struct daemon *d);
+
+/* 1 while the supervisor has a child process at all, running or waiting to be reaped (a task's
+ * escaped descendant killed at its end, reparented to us as subreaper, is one): the loop still has
+ * work, so it must not sit in a long poll. */
+static int
+has_children(void)
+{
+	siginfo_t si = {0};
+	return waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) == 0;
+}
+
+/* The wait_sec to send now (0: plain poll). */
+static int
+long_poll_wait(const struct daemon *d)
+{
+	return d->long_poll_sec > 0 && d->nq == 1 && busy_slots(d) == 0 && !has_children()
+	           ? d->long_poll_sec
+	           : 0;
+}
+
 /* 1 when a task was started from queue qi; 0 when the queue was empty or failed. */
 static int
 try_queue(struct daemon *d, size_t qi)
@@ -479,10 +529,17 @@ try_queue(struct daemon *d, size_t qi)
 	json_t *req = json_pack("{s:s}", "queue", d->q[qi].id);
 	struct api_call_opts co = {.version = "2.14", .deadline_ms = LOOP_CALL_DEADLINE_MS,
 	                           .cancel = &g_cancel};
+	int wait = long_poll_wait(d);
+	if (wait) {
+		json_object_set_new(req, "wait_sec", json_integer(wait));
+		co.deadline_ms += (int64_t)wait * 1000;
+	}
+	int64_t t0 = mono_ms();
 	json_t *data = NULL;
 	struct api_error e;
 	int rc = api_call_ex(d->ctx.api, "queues.get_next_task", req, &co, &data, &e);
 	json_decref(req);
+	d->long_poll_took_ms = wait && rc == 0 ? mono_ms() - t0 : -1;
 	if (rc < 0) {
 		printf("Warning: could not get the next task from queue %s: %s\n", d->q[qi].name, e.msg);
 		fflush(stdout);
@@ -525,6 +582,12 @@ poll_queues(struct daemon *d)
 	size_t si;
 	while (free_slot(d, &si) != NULL && !g_term && !g_drain) {
 		long qi = queue_sched_next(&d->qs);
+		if (qi < 0 && d->long_poll_took_ms >= 1000) {
+			/* the server waited for us: ask again at once (a few calls a minute) */
+			d->long_poll_took_ms = -1;
+			d->next_poll = mono_ms();
+			return;
+		}
 		if (qi < 0) {
 			if (d->o->foreground || d->o->debug)
 				printf("No tasks in Queues, sleeping for %.1f seconds\n", d->poll_interval);
@@ -930,6 +993,19 @@ cmd_daemon(const struct cli_opts *o, struct config *cfg)
 	}
 	if (resolve_queues(&d) < 0 || describe_queues(&d) < 0)
 		goto out;
+	if (o->status) {
+		/* print and exit: no instance, no config dump, no registration, no task (spec: 1) */
+		struct status_queue *sq = xcalloc(d.nq + 1, sizeof *sq);
+		for (size_t i = 0; i < d.nq; i++)
+			sq[i] = (struct status_queue){d.q[i].name, d.q[i].tags};
+		char *sname = wi.worker_id ? NULL : agent_worker_name(cfg->root);
+		status_print(stdout, d.ctx.api, cfg->root, o, wi.worker_id ? wi.worker_id : sname, sq,
+		             d.nq);
+		free(sname);
+		free(sq);
+		rc = 1;
+		goto out;
+	}
 
 	char *worker_id = NULL, *dup = NULL;
 	int instance = 0;
@@ -971,6 +1047,10 @@ cmd_daemon(const struct cli_opts *o, struct config *cfg)
 
 	queue_sched_init(&d.qs, d.nq, o->order_fairness);
 	d.registered = worker_register(&d) == 0;
+	d.long_poll_took_ms = -1;
+	d.long_poll_sec = long_poll_offer(&d);
+	if (d.long_poll_sec)
+		log_debug("server offers long-poll dispatch: waiting up to %d s per poll", d.long_poll_sec);
 	d.mon = monitor_new(cfg->root);
 	d.nslots = 1;
 	d.slots = xcalloc(d.nslots, sizeof *d.slots);

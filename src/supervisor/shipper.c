@@ -56,6 +56,10 @@ shipper_add_message(struct shipper *sh, uint64_t off, const char *level, const c
 		off = sh->msgs[sh->nmsgs - 2].off;
 	m->off = off;
 	snprintf(m->level, sizeof m->level, "%s", level);
+	/* the server's schema (and the SDK) use lower-case levels: "info", "error", "warning" */
+	for (char *c = m->level; *c; c++)
+		if (*c >= 'A' && *c <= 'Z')
+			*c = (char)(*c - 'A' + 'a');
 	size_t n = strlen(text);
 	if (n == 0 || text[n - 1] != '\n')
 		m->text = xasprintf("%s\n", text);
@@ -300,7 +304,7 @@ shipper_build(struct shipper *sh, const char *data, size_t len, uint64_t base_of
 		/* Agent messages said before this point go first. */
 		while (msgi < sh->nmsgs && sh->msgs[msgi].off <= base_off + pos) {
 			if (evlen) {
-				if (emit_event(&b, "DEBUG", sh->ev, evlen) < 0)
+				if (emit_event(&b, "debug", sh->ev, evlen) < 0)
 					goto done;
 				evlen = 0;
 				committed = ev_raw_end;
@@ -353,7 +357,7 @@ shipper_build(struct shipper *sh, const char *data, size_t len, uint64_t base_of
 		}
 		if (evlen) {
 			/* does not fit beside what is there: send that, retry the line alone */
-			if (emit_event(&b, "DEBUG", sh->ev, evlen) < 0)
+			if (emit_event(&b, "debug", sh->ev, evlen) < 0)
 				goto done;
 			evlen = 0;
 			committed = ev_raw_end;
@@ -364,12 +368,12 @@ shipper_build(struct shipper *sh, const char *data, size_t len, uint64_t base_of
 		                           !sh->suppress_cr);
 		if (used == 0)
 			used = 1; /* cannot happen with limit >= 4; never loop forever */
-		if (emit_event(&b, "DEBUG", sh->ev, outn) < 0)
+		if (emit_event(&b, "debug", sh->ev, outn) < 0)
 			goto done;
 		pos = a + used;
 		committed = ev_raw_end = pos;
 	}
-	if (evlen && emit_event(&b, "DEBUG", sh->ev, evlen) == 0)
+	if (evlen && emit_event(&b, "debug", sh->ev, evlen) == 0)
 		committed = ev_raw_end;
 done:
 	res->consumed = committed;

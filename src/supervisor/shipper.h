@@ -25,7 +25,7 @@
 
 struct ship_msg {
 	uint64_t off;   /* spool offset when it was said: output before it ships first */
-	char level[12]; /* "INFO", "ERROR", "WARNING" */
+	char level[12]; /* "info", "error", "warning" (lower-cased as the server schema wants) */
 	char *text;
 };
 

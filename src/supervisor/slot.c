@@ -23,12 +23,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "supervisor/abort.h"
+#include "supervisor/descendants.h"
 #include "supervisor/killtree.h"
+#include "supervisor/redact.h"
+#include "supervisor/secrets.h"
 #include "runner/runner.h"
 #include "supervisor/shipper.h"
 #include "proc.h"
@@ -42,8 +46,10 @@
 #define STATUS_DEADLINE_MS 10000
 #define BACKOFF_FIRST_MS 500
 #define BACKOFF_MAX_MS 10000
-#define FLUSH_WAIT_MS 120000        /* how long a finished task waits for its logs to land */
-#define FLUSH_WAIT_ABORT_MS 20000   /* ... when the agent itself is stopping */
+#define FLUSH_WAIT_MS 120000        /* agent.log_flush_wait_sec default: fast retries, then a warning */
+#define FLUSH_WAIT_ABORT_MS 20000   /* how long a stopping agent waits for the last lines */
+#define RECLAIM_STEP (1u << 20)     /* shipped spool bytes are punched out in steps of this */
+#define RECLAIM_STEP_TRUNCATE 4096u /* ... with agent.truncate_task_output_files */
 #define TASK_ENV_MARKER "CLEARML_TASK_ID"
 
 extern char **environ;
@@ -58,6 +64,7 @@ struct slot {
 	char *spool_path, *state_path, *task_path, *result_path;
 	char *cgroup;
 
+	struct desc_set desc; /* the task's descendants, by parentage (descendants.h) */
 	int spool_fd;         /* read side */
 	pid_t pid;            /* runner = task, leader of its own session/group */
 	int child_gone;
@@ -65,6 +72,8 @@ struct slot {
 
 	/* shipping */
 	struct shipper *sh;
+	struct redactor red;  /* secrets masked before a byte leaves the machine */
+	uint64_t redact_upto; /* spool bytes below this are masked in raw (or shipped) */
 	char *raw;            /* spool bytes [confirmed, confirmed + raw_len) */
 	size_t raw_len;
 	uint64_t confirmed;
@@ -96,6 +105,14 @@ struct slot {
 	char *setup_reason;
 
 	int64_t flush_deadline;
+	int flush_wait_ms;    /* agent.log_flush_wait_sec */
+	int flush_warned;
+	int leaving;          /* the agent is stopping: leave what cannot be sent for the next start */
+	uint64_t reclaimed;   /* spool bytes [0, reclaimed) were punched out (already shipped) */
+	unsigned reclaim_step;
+	char *disk_full;      /* set when the state/spool directory ran out of space: the reason */
+	const char *final_ep; /* the status the task earned: tasks.completed/failed/stopped, or NULL */
+	char *final_reason;
 	int code;             /* upstream-style exit code: N, or -S when killed by signal S */
 	int exit_status;      /* what execute returns: N, or 128 + S */
 };
@@ -157,6 +174,7 @@ say(struct slot *s, const char *level, const char *fmt, ...)
 	va_start(ap, fmt);
 	char *text = xvasprintf(fmt, ap);
 	va_end(ap);
+	redact_text(&s->red, text);
 	if (s->sh)
 		shipper_add_message(s->sh, spool_size(s), level, text);
 	fputs(text, stdout);
@@ -164,6 +182,60 @@ say(struct slot *s, const char *level, const char *fmt, ...)
 		fputc('\n', stdout);
 	fflush(stdout);
 	free(text);
+}
+
+/* ---- the agent's own disk ---- */
+
+static void begin_kill(struct slot *s);
+
+/* The state/spool directory is full: the task's output cannot be captured any more. Kill the
+ * task and fail it with a reason that says so; what was written is still shipped. */
+static void
+note_disk_full(struct slot *s)
+{
+	if (s->disk_full)
+		return;
+	const char *dir = s->ctx->state_dir ? s->ctx->state_dir : ".";
+	s->disk_full = xasprintf("agent disk full: no space left in the agent's state/spool directory "
+	                         "%s (task log %s)", dir, s->spool_path ? s->spool_path : "?");
+	log_error("task %s: %s", s->task_id, s->disk_full);
+	if (s->sh)
+		shipper_add_message(s->sh, spool_size(s), "ERROR", s->disk_full);
+	if (s->st == SLOT_RUNNING && !s->child_gone) {
+		s->stop = STOP_NONE;
+		begin_kill(s);
+	}
+}
+
+static void
+check_disk(struct slot *s)
+{
+	const char *dir = s->ctx->state_dir ? s->ctx->state_dir : ".";
+	struct statvfs v;
+	if (s->disk_full || statvfs(dir, &v) < 0)
+		return;
+	unsigned long long avail = geteuid() == 0 ? v.f_bfree : v.f_bavail;
+	if (avail == 0)
+		note_disk_full(s);
+}
+
+/* Give back the disk space of spool bytes the server already confirmed (offsets stay valid:
+ * the file keeps its size, the range reads as zeros and is never read again). */
+static void
+reclaim_spool(struct slot *s)
+{
+	if (s->spool_fd < 0 || !s->reclaim_step)
+		return;
+	uint64_t upto = s->confirmed & ~(uint64_t)4095;
+	if (upto < s->reclaimed + s->reclaim_step)
+		return;
+	if (fallocate(s->spool_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)s->reclaimed,
+	              (off_t)(upto - s->reclaimed)) < 0) {
+		log_debug("task %s: cannot reclaim spool space: %s", s->task_id, strerror(errno));
+		s->reclaim_step = 0; /* not supported here: stop trying */
+		return;
+	}
+	s->reclaimed = upto;
 }
 
 /* ---- state file ---- */
@@ -177,11 +249,28 @@ save_state(struct slot *s)
 	                       "runner_pid", (int)s->pid, "pgid", (int)s->pid, "spool", s->spool_path,
 	                       "offset", (json_int_t)s->confirmed, "task", s->task_id, "worker_id",
 	                       s->worker_id, "queue", s->queue_id, "cgroup", s->cgroup);
+	if (s->st == SLOT_FLUSHING) {
+		/* The task ended: what it earned is fixed now; a restarted agent sets exactly that. */
+		json_object_set_new(st, "exit_code", json_integer(s->code));
+		json_object_set_new(st, "final_status", s->final_ep ? json_string(s->final_ep) : json_null());
+		if (s->final_reason)
+			json_object_set_new(st, "final_reason", json_string(s->final_reason));
+		/* the agent's own lines not yet confirmed (they are not in the spool) */
+		json_t *msgs = json_array();
+		for (size_t i = 0; s->sh && i < s->sh->nmsgs; i++)
+			json_array_append_new(msgs, json_pack("[I,s,s]", (json_int_t)s->sh->msgs[i].off,
+			                                      s->sh->msgs[i].level, s->sh->msgs[i].text));
+		json_object_set_new(st, "messages", msgs);
+	}
 	char *text = json_dumps(st, JSON_COMPACT);
 	json_decref(st);
-	if (!text || write_file_atomic(s->state_path, text, strlen(text), 0600) < 0)
+	if (!text || write_file_atomic(s->state_path, text, strlen(text), 0600) < 0) {
+		int err = text ? errno : ENOMEM;
 		log_warn("task %s: cannot write state file %s: %s", s->task_id, s->state_path,
-		         strerror(errno));
+		         strerror(err));
+		if (err == ENOSPC || err == EDQUOT)
+			note_disk_full(s);
+	}
 	free(text);
 }
 
@@ -301,6 +390,7 @@ fetch_task(struct slot *s)
 	const char *ver = json_string_value(json_object_get(json_object_get(task, "script"), "version_num"));
 	s->had_version = ver && *ver;
 	add_task_environment(s, task);
+	secrets_collect(&s->red, s->ctx->cfg ? s->ctx->cfg->root : NULL, task);
 	char *text = json_dumps(task, JSON_INDENT(2));
 	json_decref(data);
 	int rc = text ? write_file_atomic(s->task_path, text, strlen(text), 0600) : -1;
@@ -431,6 +521,48 @@ spawn_runner(struct slot *s, int spool_w)
 
 /* ---- slot object ---- */
 
+/* Every slot of this process: a re-parented orphan is claimed by the task being killed only
+ * when no other running task could own it. */
+#define MAX_SLOTS 1024
+static struct slot *g_slots[MAX_SLOTS];
+
+static void
+registry_add(struct slot *s)
+{
+	for (size_t i = 0; i < MAX_SLOTS; i++) {
+		if (!g_slots[i]) {
+			g_slots[i] = s;
+			return;
+		}
+	}
+}
+
+static void
+registry_remove(struct slot *s)
+{
+	for (size_t i = 0; i < MAX_SLOTS; i++)
+		if (g_slots[i] == s)
+			g_slots[i] = NULL;
+}
+
+static void
+slot_read_limits(struct slot *s)
+{
+	const json_t *root = s->ctx->cfg ? s->ctx->cfg->root : NULL;
+	double fw = root ? cfg_num(root, "agent.log_flush_wait_sec", FLUSH_WAIT_MS / 1000.0)
+	                 : FLUSH_WAIT_MS / 1000.0;
+	s->flush_wait_ms = fw < 0.1 ? 100 : fw > 86400.0 ? 86400000 : (int)(fw * 1000);
+	s->reclaim_step = root && cfg_bool(root, "agent.truncate_task_output_files", 0)
+	                      ? RECLAIM_STEP_TRUNCATE
+	                      : RECLAIM_STEP;
+}
+
+static int
+abort_wait_ms(const struct slot *s)
+{
+	return s->flush_wait_ms < FLUSH_WAIT_ABORT_MS ? s->flush_wait_ms : FLUSH_WAIT_ABORT_MS;
+}
+
 struct slot *
 slot_new(struct agent_ctx *ctx, int index)
 {
@@ -440,6 +572,15 @@ slot_new(struct agent_ctx *ctx, int index)
 	s->spool_fd = -1;
 	s->pid = -1;
 	buf_init(&s->pkt, 2 * SHIP_MAX_PACKET);
+	/* Descendants that detach themselves (setsid, double fork, empty environment) are
+	 * re-parented to us instead of init, so they can be found and reaped without a cgroup. */
+	static int subreaper;
+	if (!subreaper) {
+		subreaper = 1;
+		if (desc_become_subreaper() < 0)
+			log_debug("cannot become a child subreaper: %s", strerror(errno));
+	}
+	registry_add(s);
 	return s;
 }
 
@@ -466,6 +607,10 @@ slot_reset(struct slot *s)
 	free(s->cgroup);
 	free(s->stop_detail);
 	free(s->setup_reason);
+	free(s->disk_full);
+	free(s->final_reason);
+	desc_free(&s->desc);
+	redact_free(&s->red);
 	struct agent_ctx *ctx = s->ctx;
 	int index = s->index;
 	struct buf pkt = s->pkt;
@@ -486,6 +631,7 @@ slot_free(struct slot *s)
 		return;
 	slot_reset(s);
 	buf_free(&s->pkt);
+	registry_remove(s);
 	free(s);
 }
 
@@ -525,6 +671,7 @@ slot_start(struct slot *s, const char *task_id, const char *queue_id, const char
 	const json_t *root = s->ctx->cfg ? s->ctx->cfg->root : NULL;
 	s->callback_supported = api_version_cmp(s->ctx->api, "2.13") >= 0;
 	s->callback_max = root ? cfg_num(root, "agent.abort_callback_max_timeout", 1800) : 1800;
+	slot_read_limits(s);
 
 	if (!valid_task_id(s->task_id)) {
 		/* never build a path from it; the server cannot hold such an id anyway */
@@ -571,7 +718,8 @@ slot_start(struct slot *s, const char *task_id, const char *queue_id, const char
 	}
 
 	int spool_w = open(s->spool_path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600);
-	s->spool_fd = spool_w >= 0 ? open(s->spool_path, O_RDONLY | O_CLOEXEC) : -1;
+	/* read side; writable only to punch out shipped ranges (reclaim_spool) */
+	s->spool_fd = spool_w >= 0 ? open(s->spool_path, O_RDWR | O_CLOEXEC) : -1;
 	if (s->spool_fd < 0) {
 		char *r = xasprintf("cannot create the spool file %s: %s", s->spool_path, strerror(errno));
 		if (spool_w >= 0)
@@ -699,6 +847,7 @@ advance(struct slot *s, const struct ship_batch *b)
 		s->raw_len -= b->consumed;
 		s->confirmed += b->consumed;
 		save_state(s);
+		reclaim_spool(s);
 	}
 }
 
@@ -728,19 +877,26 @@ ship(struct slot *s, int flush)
 		if (!s->have_pending) {
 			if (s->spool_fd >= 0)
 				fill_raw(s);
+			/* mask secrets; a tail that may be the start of one waits for its rest */
+			size_t from = s->redact_upto > s->confirmed ? (size_t)(s->redact_upto - s->confirmed) : 0;
+			if (from > s->raw_len)
+				from = s->raw_len;
+			size_t len = redact_apply(&s->red, s->raw, s->raw_len, from,
+			                          flush && s->raw_len < RAW_MAX);
+			s->redact_upto = s->confirmed + len;
 			int flush_partial = flush;
-			const char *nl = s->raw_len ? memrchr(s->raw, '\n', s->raw_len) : NULL;
+			const char *nl = len ? memrchr(s->raw, '\n', len) : NULL;
 			size_t whole = nl ? (size_t)(nl - s->raw) + 1 : 0;
-			if (whole < s->raw_len && !flush_partial) {
+			if (whole < len && !flush_partial) {
 				uint64_t pstart = s->confirmed + whole;
 				if (pstart != s->partial_start) {
 					s->partial_start = pstart;
 					s->partial_since = now;
 				}
-				if (now - s->partial_since >= PARTIAL_HOLD_MS || (whole == 0 && s->raw_len == RAW_MAX))
+				if (now - s->partial_since >= PARTIAL_HOLD_MS || (whole == 0 && len == RAW_MAX))
 					flush_partial = 1;
 			}
-			shipper_build(s->sh, s->raw, s->raw_len, s->confirmed, flush_partial, now_ms(), &s->pkt,
+			shipper_build(s->sh, s->raw, len, s->confirmed, flush_partial, now_ms(), &s->pkt,
 			              &s->pending);
 			if (s->pending.events == 0) {
 				if (s->pending.consumed || s->pending.msgs) {
@@ -810,6 +966,43 @@ all_shipped(struct slot *s)
 
 /* ---- abort ---- */
 
+static int
+task_alive(const struct slot *s)
+{
+	return (s->st == SLOT_RUNNING || s->st == SLOT_KILLING) && !s->child_gone && s->pid > 1;
+}
+
+/* Children of the agent that are not a slot's own process: orphans of some task, re-parented to
+ * us (we are a subreaper). They are this task's when no other running task may own them. A child
+ * in the agent's own session is one of the agent's helpers (tasks run in sessions of their own,
+ * and so does everything they start), never an orphan of a task. */
+static void
+claim_orphans(struct slot *s)
+{
+	struct proc_ent *tab;
+	long n = desc_read_table(&tab);
+	pid_t self = getpid(), own_sid = getsid(0);
+	for (long j = 0; j < n; j++) {
+		if (tab[j].ppid != self || tab[j].state == 'Z' || tab[j].sid == own_sid)
+			continue;
+		int other = 0;
+		for (size_t i = 0; i < MAX_SLOTS && !other; i++) {
+			struct slot *o = g_slots[i];
+			if (!o)
+				continue;
+			if (o->pid == tab[j].pid && task_alive(o))
+				other = 1; /* a task itself, ours or not */
+			else if (o != s && (task_alive(o) || desc_contains(&o->desc, tab[j].pid, tab[j].start)))
+				other = 1;
+		}
+		if (!other)
+			desc_add(&s->desc, &tab[j]);
+	}
+	if (n >= 0)
+		desc_close(&s->desc, tab, (size_t)n, 0);
+	free(tab);
+}
+
 static void
 hard_kill(struct slot *s)
 {
@@ -820,6 +1013,10 @@ hard_kill(struct slot *s)
 	if (s->cgroup)
 		killtree_cgroup_kill(s->cgroup);
 	killtree_sweep_env(TASK_ENV_MARKER, s->task_id);
+	/* and whatever it started, however it detached itself */
+	desc_update(&s->desc, s->child_gone ? 0 : s->pid);
+	claim_orphans(s);
+	desc_kill(&s->desc);
 	s->killed_hard = 1;
 }
 
@@ -838,6 +1035,13 @@ start_kill(struct slot *s, enum stop_reason why, const char *detail)
 	else
 		say(s, "ERROR", "User aborted: stopping task (%d) %s\n", stop_reason_code(why),
 		    stop_reason_name(why));
+	begin_kill(s);
+}
+
+/* Signal the task's group, start the grace period (or kill at once). */
+static void
+begin_kill(struct slot *s)
+{
 	s->st = SLOT_KILLING;
 	int sig = s->ctx->kill_signal > 0 ? s->ctx->kill_signal : SIGTERM;
 	if (s->child_gone) {
@@ -929,6 +1133,8 @@ ping(struct slot *s)
 
 /* ---- the end ---- */
 
+static void earn_final(struct slot *s);
+
 /* The child is reaped: kill what it left, decide the outcome, queue the final line. */
 static void
 on_child_gone(struct slot *s)
@@ -936,6 +1142,7 @@ on_child_gone(struct slot *s)
 	/* Leftover descendants never outlive the task (upstream kills them too). */
 	hard_kill(s);
 	check_result(s);
+	check_disk(s);
 	int ws = s->wait_status;
 	int code;
 	if (WIFEXITED(ws)) {
@@ -984,21 +1191,30 @@ on_child_gone(struct slot *s)
 		break;
 	}
 	s->code = code;
+	earn_final(s);
 	s->st = SLOT_FLUSHING;
 	s->next_ship = 0;
-	s->flush_deadline = mono_ms() + (s->stop == STOP_AGENT ? FLUSH_WAIT_ABORT_MS : FLUSH_WAIT_MS);
+	if (s->stop == STOP_AGENT)
+		s->leaving = 1;
+	s->flush_deadline = mono_ms() + (s->leaving ? abort_wait_ms(s) : s->flush_wait_ms);
+	save_state(s); /* the earned status survives a restart */
 }
 
+/* The status the task's end earned (set once its log is delivered). */
 static void
-finalize(struct slot *s)
+earn_final(struct slot *s)
 {
 	int code = s->code;
+	const char *ep = NULL;
+	char *reason = NULL;
 	switch (s->stop) {
 	case STOP_STOPPED:
-		set_final_status(s, "tasks.stopped", "task was stopped by tasks.stop");
+		ep = "tasks.stopped";
+		reason = xstrdup("task was stopped by tasks.stop");
 		break;
 	case STOP_AGENT:
-		set_final_status(s, "tasks.stopped", s->stop_detail ? s->stop_detail : "agent stopped");
+		ep = "tasks.stopped";
+		reason = xstrdup(s->stop_detail ? s->stop_detail : "agent stopped");
 		break;
 	case STOP_STATUS_CHANGED:
 	case STOP_EXCEPTION:
@@ -1006,38 +1222,64 @@ finalize(struct slot *s)
 	case STOP_NOT_FOUND:
 		break; /* only logged, as upstream */
 	case STOP_NONE:
-		if (code == 0) {
-			set_final_status(s, "tasks.completed", "worker execution done");
+		if (s->disk_full) {
+			ep = "tasks.failed";
+			reason = xstrdup(s->disk_full);
+		} else if (code == 0) {
+			ep = "tasks.completed";
+			reason = xstrdup("worker execution done");
 		} else if (code == -2 || code == 254) {
-			set_final_status(s, "tasks.stopped", "user abort");
+			ep = "tasks.stopped";
+			reason = xstrdup("user abort");
 		} else if (s->setup_failed && code == RUNNER_EXIT_SETUP_FAILED) {
-			set_final_status(s, "tasks.failed", s->setup_reason);
+			ep = "tasks.failed";
+			reason = xstrdup(s->setup_reason);
 		} else {
-			char reason[64];
-			snprintf(reason, sizeof reason, "worker execution exit code %d", code);
-			set_final_status(s, "tasks.failed", reason);
+			ep = "tasks.failed";
+			reason = xasprintf("worker execution exit code %d", code);
 		}
 		break;
 	}
-	printf("DONE: Running task '%s', exit status %d%s\n", s->task_id, code,
+	s->final_ep = ep;
+	free(s->final_reason);
+	s->final_reason = reason;
+}
+
+static void
+finalize(struct slot *s)
+{
+	if (s->final_ep)
+		set_final_status(s, s->final_ep, s->final_reason ? s->final_reason : "");
+	printf("DONE: Running task '%s', exit status %d%s\n", s->task_id, s->code,
 	       s->stop == STOP_STOPPED ? " (user aborted)" : "");
 	fflush(stdout);
-	int unsent = !all_shipped(s);
 	close(s->spool_fd);
 	s->spool_fd = -1;
-	if (unsent) {
-		/* Never drop log lines: the spool and its state file (with the confirmed offset) stay,
-		 * and the next agent start ships the rest (slot_recover_orphans). */
-		log_warn("task %s: the rest of its log stays in %s for the next agent start", s->task_id,
-		         s->spool_path);
-		char *spool = s->spool_path, *state = s->state_path;
-		s->spool_path = s->state_path = NULL;
-		remove_files(s);
-		s->spool_path = spool;
-		s->state_path = state;
-	} else {
-		remove_files(s);
-	}
+	remove_files(s);
+	s->st = SLOT_DONE;
+}
+
+/* The agent is stopping and the server still has not taken the rest of the log: never drop
+ * lines, never set a status the log does not back yet. The spool and its state file (confirmed
+ * offset, earned status) stay, and the next agent start ships the rest and sets that status. */
+static void
+leave_for_next_start(struct slot *s)
+{
+	log_warn("task %s: the rest of its log (%llu bytes) and its final status (%s) stay in %s for "
+	         "the next agent start",
+	         s->task_id, (unsigned long long)(spool_size(s) - s->confirmed),
+	         s->final_ep ? s->final_ep : "left as it is", s->spool_path);
+	printf("DONE: Running task '%s', exit status %d%s\n", s->task_id, s->code,
+	       s->stop == STOP_STOPPED ? " (user aborted)" : "");
+	fflush(stdout);
+	save_state(s);
+	close(s->spool_fd);
+	s->spool_fd = -1;
+	char *spool = s->spool_path, *state = s->state_path;
+	s->spool_path = s->state_path = NULL;
+	remove_files(s);
+	s->spool_path = spool;
+	s->state_path = state;
 	s->st = SLOT_DONE;
 }
 
@@ -1050,6 +1292,10 @@ slot_tick(struct slot *s, int64_t now_hint)
 	int64_t now = mono_ms();
 	check_result(s);
 
+	if (s->st == SLOT_RUNNING && !s->child_gone)
+		check_disk(s);
+	if (task_alive(s))
+		desc_update(&s->desc, s->pid);
 	if (s->st == SLOT_RUNNING && !s->child_gone && now >= s->next_abort) {
 		/* the server is known to be away (log packets failing): nothing to learn from it now */
 		if (!s->ship_failing)
@@ -1073,9 +1319,17 @@ slot_tick(struct slot *s, int64_t now_hint)
 		if (all_shipped(s)) {
 			finalize(s);
 		} else if (mono_ms() >= s->flush_deadline) {
-			log_error("task %s: %llu bytes of its log could not be sent; setting its status anyway",
-			          s->task_id, (unsigned long long)(spool_size(s) - s->confirmed));
-			finalize(s);
+			if (s->leaving) {
+				leave_for_next_start(s);
+			} else if (!s->flush_warned) {
+				/* However long the outage: the slot stays busy, retries with back-off, and sets
+				 * the earned status once the last line is confirmed. */
+				s->flush_warned = 1;
+				log_warn("task %s: %llu bytes of its log are still not confirmed after %d s; "
+				         "retrying until the server takes them, then setting its status (%s)",
+				         s->task_id, (unsigned long long)(spool_size(s) - s->confirmed),
+				         s->flush_wait_ms / 1000, s->final_ep ? s->final_ep : "left as it is");
+			}
 		}
 	}
 	return s->st;
@@ -1105,8 +1359,13 @@ slot_child_exited(struct slot *s, int wait_status)
 void
 slot_abort(struct slot *s, const char *reason)
 {
-	if (s->st == SLOT_RUNNING && s->child_gone) {
-		/* it already ended on its own: report that, not an abort */
+	if (s->st == SLOT_FLUSHING || (s->st == SLOT_RUNNING && s->child_gone)) {
+		/* it already ended on its own: report that, not an abort; the agent is leaving, so
+		 * what the server cannot take soon is left for the next start */
+		int64_t d = mono_ms() + abort_wait_ms(s);
+		if (!s->leaving || d < s->flush_deadline)
+			s->flush_deadline = d;
+		s->leaving = 1;
 	} else if (s->st == SLOT_RUNNING) {
 		start_kill(s, STOP_AGENT, reason ? reason : "task was stopped because the agent was stopped");
 	} else if (s->st == SLOT_KILLING && !s->killed_hard && !s->child_gone) {
@@ -1194,7 +1453,20 @@ recover_one(struct agent_ctx *ctx, const char *state_path)
 	json_int_t off = json_integer_value(json_object_get(st, "offset"));
 	s->confirmed = off > 0 ? (uint64_t)off : 0;
 	pid_t pgid = (pid_t)json_integer_value(json_object_get(st, "pgid"));
-	json_decref(st);
+	/* A task that had ended before its agent went keeps the status its exit earned. */
+	int earned = json_object_get(st, "exit_code") != NULL;
+	const char *fe = json_string_value(json_object_get(st, "final_status"));
+	static const char *const finals[] = {"tasks.completed", "tasks.failed", "tasks.stopped"};
+	for (size_t i = 0; fe && i < ARRAY_LEN(finals); i++)
+		if (strcmp(fe, finals[i]) == 0)
+			s->final_ep = finals[i];
+	const char *fr = json_string_value(json_object_get(st, "final_reason"));
+	s->final_reason = fr ? xstrdup(fr) : NULL;
+	s->code = (int)json_integer_value(json_object_get(st, "exit_code"));
+	json_t *msgs = json_object_get(st, "messages");
+	if (earned)
+		s->st = SLOT_FLUSHING; /* save_state keeps the earned status while shipping */
+	slot_read_limits(s);
 
 	log_info("task %s: the agent that ran it (pid %d) is gone; finishing it", task, (int)agent);
 	/* Only signal the recorded group if its leader is still that task's process: pids are
@@ -1208,8 +1480,21 @@ recover_one(struct agent_ctx *ctx, const char *state_path)
 	const json_t *root = ctx->cfg ? ctx->cfg->root : NULL;
 	shipper_init(s->sh, s->task_id, s->worker_id,
 	             root ? cfg_bool(root, "agent.suppress_carriage_return", 1) : 1);
+	secrets_collect(&s->red, root, NULL);
+	size_t mi;
+	json_t *m;
+	json_array_foreach(msgs, mi, m) {
+		json_int_t moff = json_integer_value(json_array_get(m, 0));
+		const char *lvl = json_string_value(json_array_get(m, 1));
+		const char *txt = json_string_value(json_array_get(m, 2));
+		if (moff >= 0 && lvl && txt && strlen(lvl) < sizeof s->sh->msgs[0].level)
+			shipper_add_message(s->sh, (uint64_t)moff, lvl, txt);
+	}
+	json_decref(st);
 	s->raw = xmalloc(RAW_MAX);
-	s->spool_fd = open(s->spool_path, O_RDONLY | O_CLOEXEC);
+	s->spool_fd = open(s->spool_path, O_RDWR | O_CLOEXEC);
+	if (s->spool_fd < 0)
+		s->spool_fd = open(s->spool_path, O_RDONLY | O_CLOEXEC);
 	s->stop = STOP_AGENT; /* calls are bounded by deadlines, not by the cancel flag */
 
 	/* Is the task still ours to finish? */
@@ -1227,14 +1512,18 @@ recover_one(struct agent_ctx *ctx, const char *state_path)
 	}
 	json_decref(data);
 	int in_progress = status && strcmp(status, "in_progress") == 0;
-	if (in_progress)
+	if (in_progress && !earned)
 		say(s, "ERROR", "Process terminated: clearml-agent restarted while the task was running\n");
 
-	int64_t deadline = mono_ms() + FLUSH_WAIT_MS / 4;
+	int64_t deadline = mono_ms() + (s->flush_wait_ms < FLUSH_WAIT_MS / 4 ? s->flush_wait_ms
+	                                                                      : FLUSH_WAIT_MS / 4);
+	int shipped = 0;
 	while (s->spool_fd >= 0 || shipper_pending_messages(s->sh)) {
 		s->next_ship = 0;
-		if (ship(s, 1) && all_shipped(s))
+		if (ship(s, 1) && all_shipped(s)) {
+			shipped = 1;
 			break;
+		}
 		if (mono_ms() >= deadline) {
 			log_error("task %s: could not send the rest of its log", task);
 			break;
@@ -1244,7 +1533,21 @@ recover_one(struct agent_ctx *ctx, const char *state_path)
 			nanosleep(&ts, NULL);
 		}
 	}
-	if (in_progress) {
+	if (s->spool_fd < 0 && !shipper_pending_messages(s->sh))
+		shipped = 1;
+	if (status && !shipped) {
+		/* never drop lines: keep the trail (offset, earned status) for the next start */
+		log_warn("task %s: the rest of its log stays in %s for the next agent start", task,
+		         s->spool_path);
+		slot_free(s);
+		return;
+	}
+	if (in_progress && earned) {
+		if (s->final_ep)
+			set_final_status(s, s->final_ep, s->final_reason ? s->final_reason : "");
+		log_info("task %s: log delivered; status %s as its exit (%d) earned", task,
+		         s->final_ep ? s->final_ep : "left as it is", s->code);
+	} else if (in_progress) {
 		set_final_status(s, "tasks.failed", "agent restarted while the task was running");
 	} else if (status) {
 		log_info("task %s: status is %s; left as it is", task, status);

@@ -184,7 +184,7 @@ def log_lines(api, task_id, level=None):
     events of one level ("DEBUG" = task output)."""
     out = []
     for e in api.task_log(task_id):
-        if level and e.get("level") != level:
+        if level and (e.get("level") or "").lower() != level.lower():
             continue
         out.extend(e.get("msg", "").splitlines())
     return out

@@ -140,7 +140,7 @@ def test_reset_while_running(server, api, tmp_path):
         for k in (1, 2, 3):
             assert (f"Warning: Task {t} was reset! if state is consistent we shall terminate "
                     f"({k}/4).") in lines, lines
-        assert [e for e in api.task_log(t) if "was reset!" in e["msg"]][0]["level"] == "WARNING"
+        assert [e for e in api.task_log(t) if "was reset!" in e["msg"]][0]["level"] == "warning"
         assert task(api, t)["status"] == "created"
         # and the agent keeps serving
         t2 = create_script_task(api, "print('next')\n", name="after reset")

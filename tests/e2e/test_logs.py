@@ -120,7 +120,7 @@ def test_huge_line_and_binary_garbage(server, api, tmp_path):
               "o.flush()\n")
     t, final, a = run_one(server, api, tmp_path, script)
     assert final["status"] == "completed", a.output()[-3000:]
-    events = [e for e in api.task_log(t) if e.get("level") == "DEBUG"]
+    events = [e for e in api.task_log(t) if e.get("level") == "debug"]
     assert all(len(e["msg"].encode()) < 65536 for e in events)
     text = "".join(e["msg"] for e in events)
     xs = [l for l in text.splitlines() if l and set(l) == {"x"}]

@@ -403,6 +403,18 @@ test_settings_from_config(void **state)
 	json_decref(root);
 }
 
+static void
+test_reply_bounds(void **state)
+{
+	(void)state;
+	assert_int_equal(api_reply_bound("auth.login"), 1u << 20);
+	assert_int_equal(api_reply_bound("tasks.get_by_id"), 64u << 20);
+	assert_int_equal(api_reply_bound("events.get_task_log"), 64u << 20);
+	assert_int_equal(api_reply_bound("events.add_batch"), 4u << 20);
+	assert_int_equal(api_reply_bound("tasks.ping"), 4u << 20);
+	assert_int_equal(api_reply_bound("nodot"), 4u << 20);
+}
+
 int
 main(void)
 {
@@ -420,6 +432,7 @@ main(void)
 		cmocka_unit_test(test_base64),
 		cmocka_unit_test(test_batch_chunk),
 		cmocka_unit_test(test_settings_from_config),
+		cmocka_unit_test(test_reply_bounds),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

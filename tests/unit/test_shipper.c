@@ -72,7 +72,7 @@ test_lines_joined_in_one_event(void **state)
 	assert_int_equal(r.events, 1);
 	assert_int_equal(r.consumed, strlen(in));
 	assert_string_equal(ev_msg(ev, 0), "a\nb\nc\n");
-	assert_string_equal(ev_level(ev, 0), "DEBUG");
+	assert_string_equal(ev_level(ev, 0), "debug");
 	json_t *e0 = json_array_get(ev, 0);
 	assert_string_equal(json_string_value(json_object_get(e0, "type")), "log");
 	assert_string_equal(json_string_value(json_object_get(e0, "task")), "T1");
@@ -351,10 +351,10 @@ test_agent_messages_interleave(void **state)
 	struct ship_batch r;
 	json_t *ev = ship_once(sh, "x\ny\n", 4, 0, &r);
 	assert_int_equal(r.events, 4);
-	assert_string_equal(ev_level(ev, 0), "INFO");
+	assert_string_equal(ev_level(ev, 0), "info");
 	assert_string_equal(ev_msg(ev, 0), "task T pulled from q by worker w\n");
 	assert_string_equal(ev_msg(ev, 1), "x\n");
-	assert_string_equal(ev_level(ev, 2), "ERROR");
+	assert_string_equal(ev_level(ev, 2), "error");
 	assert_string_equal(ev_msg(ev, 3), "y\n");
 	assert_int_equal(r.msgs, 2);
 	/* the third message was said after output not read yet: it waits */
