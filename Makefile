@@ -157,12 +157,20 @@ FUZZ_SEC ?= 60
 fuzz:
 	@scripts/fuzz.sh $(FUZZ_SEC)
 
+# The web app of clearml-server-lite: static files (no build step) and the charting library from
+# Debian's libjs-dygraphs, found next to the program at run time (share/clearml-server-lite/web).
+WEB_DIR = $(DESTDIR)$(PREFIX)/share/clearml-server-lite/web
+DYGRAPHS = /usr/share/javascript/dygraphs
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 0755 $(PROGRAMS) $(DESTDIR)$(PREFIX)/bin/
 	install -d $(DESTDIR)$(PREFIX)/lib/clearml-agent
 	rm -rf $(DESTDIR)$(PREFIX)/lib/clearml-agent/bundle
 	cp -a $(BUILD)/agent-bundle $(DESTDIR)$(PREFIX)/lib/clearml-agent/bundle
+	install -d $(WEB_DIR)/js $(WEB_DIR)/vendor
+	install -m 0644 web/*.html web/*.css web/*.svg $(WEB_DIR)/
+	install -m 0644 web/js/*.js $(WEB_DIR)/js/
+	install -m 0644 $(DYGRAPHS)/dygraph.min.js $(DYGRAPHS)/dygraph.min.css $(WEB_DIR)/vendor/
 
 clean:
 	rm -rf build build-san

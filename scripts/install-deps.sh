@@ -1,11 +1,14 @@
 #!/bin/sh
+# libjs-dygraphs: the web app's charting library (served by server-lite, copied by make install);
+# chromium, chromium-driver, python3-selenium: the web app's browser tests.
 # Installs the Debian packages that building, testing and running need. Idempotent and quiet when
 # everything is present; says what is missing and how to get it when not root.
 set -eu
 
 PKGS="build-essential pkg-config libcurl4-openssl-dev libjansson-dev libmicrohttpd-dev libsqlite3-dev
 libssl-dev libcmocka-dev python3 python3-venv python3-pytest python3-requests git clang
-libclang-rt-dev procps python3-pytest-timeout time python3-yaml openssl podman"
+libclang-rt-dev procps python3-pytest-timeout time python3-yaml openssl podman
+libjs-dygraphs chromium chromium-driver python3-selenium"
 
 missing=""
 for p in $PKGS; do

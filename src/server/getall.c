@@ -925,3 +925,35 @@ getall_reply(struct req *q, struct reply *r, const json_t *docs, const struct ge
 	free(scroll);
 	reply_data(r, data);
 }
+
+/* ---------------------------------------------------------------- a compiled filter, reusable */
+
+struct getall_filter {
+	struct filter f;
+};
+
+struct getall_filter *
+getall_filter_new(const json_t *body, const struct getall_spec *spec, struct reply *r)
+{
+	struct getall_filter *g = xcalloc(1, sizeof(*g));
+	if (compile_filter(body, spec, &g->f, r) != 0) {
+		free(g);
+		return NULL;
+	}
+	return g;
+}
+
+int
+getall_filter_pass(const struct getall_filter *g, const json_t *doc)
+{
+	return doc_passes(doc, &g->f);
+}
+
+void
+getall_filter_free(struct getall_filter *g)
+{
+	if (!g)
+		return;
+	filter_free(&g->f);
+	free(g);
+}

@@ -45,6 +45,13 @@ int getall_match(const json_t *doc, const json_t *body, const struct getall_spec
  * copy); id is always kept; hidden_by_default fields are dropped unless named. */
 json_t *getall_project(const json_t *doc, const json_t *only_fields,
                        const char *const *hidden_by_default);
+/* The filters of body compiled once, for testing many documents (getall_match compiles per
+ * call): NULL with r filled on a bad filter. */
+struct getall_filter;
+struct getall_filter *getall_filter_new(const json_t *body, const struct getall_spec *spec,
+                                        struct reply *r);
+int getall_filter_pass(const struct getall_filter *f, const json_t *doc);
+void getall_filter_free(struct getall_filter *f);
 /* Value at a dotted path, or NULL. */
 json_t *json_path_get(const json_t *doc, const char *dotted);
 /* MongoDB-style $regex (a PCRE subset: \d \w \s, escaped punctuation, (?i)) against s:

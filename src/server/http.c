@@ -21,6 +21,7 @@
 
 #include "server/front.h"
 #include "server/longpoll.h"
+#include "server/web.h"
 #include "util.h"
 
 /* ---------------------------------------------------------------- pure decoding */
@@ -464,9 +465,13 @@ client_ip(struct MHD_Connection *c, char *out, size_t outlen)
 }
 
 static enum MHD_Result
-handle_request(struct http_front *f, struct MHD_Connection *c, const char *url, struct conn_ctx *x)
+handle_request(struct http_front *f, struct MHD_Connection *c, const char *url, const char *method,
+               struct conn_ctx *x)
 {
 	struct reply r = {0};
+	if (!x->too_big &&
+	    web_is_app_path(url, MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept")))
+		return web_serve(c, f->srv, url, method, x->body.data, x->body.len);
 	char name[160], ver[16];
 	int maj = 0, min = 0;
 	enum MHD_Result ret;
@@ -498,6 +503,8 @@ handle_request(struct http_front *f, struct MHD_Connection *c, const char *url, 
 		client_ip(c, ip, sizeof(ip));
 		const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
 		char *cookie_auth = NULL;
+		if (!auth)
+			auth = cookie_auth = session_cookie_bearer(c);
 		if (!auth) {
 			const char *tok = MHD_lookup_connection_value(c, MHD_COOKIE_KIND, "clearml_token_basic");
 			if (tok && *tok)
@@ -578,7 +585,7 @@ access_cb(void *cls, struct MHD_Connection *c, const char *url, const char *meth
 	if (x->answered)
 		return MHD_YES;
 	x->answered = 1;
-	return handle_request(f, c, url, x);
+	return handle_request(f, c, url, method, x);
 }
 
 static void

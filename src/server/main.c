@@ -22,6 +22,9 @@
 #include "server/front.h"
 #include "server/models.h"
 #include "server/server.h"
+#include "server/task_page.h"
+#include "server/web.h"
+#include "server/worker_stats.h"
 #include "util.h"
 #include "version.h"
 
@@ -35,7 +38,7 @@ usage(FILE *f)
 	        "usage: clearml-server-lite [--host 127.0.0.1] [--port 8008] [--data-dir DIR]\n"
 	        "                           [--worker-timeout-sec 600] [--task-watchdog-sec 7200] [--debug]\n"
 	        "                           [--files-port 8081|off] [--files-no-auth]\n"
-	        "                           [--files-max-upload-mb 4096]\n"
+	        "                           [--files-max-upload-mb 4096] [--web-root DIR]\n"
 	        "       clearml-server-lite credentials create [--data-dir DIR]\n"
 	        "\n"
 	        "A ClearML-compatible API server on SQLite. The data directory (default\n"
@@ -43,7 +46,9 @@ usage(FILE *f)
 	        "credentials usable by clearml-agent --config-file and the ClearML SDK.\n"
 	        "--port 0 takes a free port; the line 'listening on http://HOST:PORT' says which.\n"
 	        "The files server (artifacts, models, debug images) listens on --files-port (a free\n"
-	        "one when --port is 0) and stores under DIR/files; clearml.conf names it.\n");
+	        "one when --port is 0) and stores under DIR/files; clearml.conf names it.\n"
+	        "The web app is at http://HOST:PORT/ui/ (sign in with clearml.conf's credentials);\n"
+	        "--web-root names its folder (default: found next to the program).\n");
 }
 
 static int
@@ -97,7 +102,8 @@ open_database(struct server *srv, sqlite3 **out)
 		return -1;
 	if (db_exec(db, svc_core_schema) || db_exec(db, svc_queues_schema) ||
 	    db_exec(db, svc_workers_schema) || db_exec(db, svc_events_schema) ||
-	    db_exec(db, svc_models_schema))
+	    db_exec(db, svc_models_schema) || db_exec(db, worker_stats_schema) ||
+	    db_exec(db, task_page_schema))
 		return -1;
 	*out = db;
 	return 0;
@@ -151,7 +157,7 @@ write_conf(const struct server *srv, const char *key, const char *secret)
 		"# Usable as is: clearml-agent --config-file THIS_FILE, or CLEARML_CONFIG_FILE for the SDK.\n"
 		"api {\n"
 		"    api_server: \"%s\"\n"
-		"    web_server: \"%s\"\n"
+		"    web_server: \"%s/ui\"\n"
 		"    files_server: \"%s\"\n"
 		"    credentials {\n"
 		"        access_key: \"%s\"\n"
@@ -290,6 +296,7 @@ background_main(void *arg)
 		sqlite3 *db = db_thread_conn(srv);
 		if (db) {
 			workers_expire(db, now_ms());
+			worker_stats_tick(db, now_ms());
 			watchdog_run(db, srv->task_watchdog_sec);
 			auth_revoked_expire(db, now_ms() / 1000);
 		}
@@ -330,6 +337,7 @@ main(int argc, char **argv)
 	struct server srv = {0};
 	char *host = xstrdup("127.0.0.1");
 	char *data_dir = NULL;
+	const char *web_root = NULL;
 	int port = 8008, threads = 4, cred_create = 0, rc = 1, files_port_set = 0;
 	struct files_front *files = NULL;
 	srv.worker_timeout_sec = 600;
@@ -354,6 +362,9 @@ main(int argc, char **argv)
 		} else if (!strcmp(a, "--data-dir") && next) {
 			free(data_dir);
 			data_dir = xstrdup(next);
+			i++;
+		} else if (!strcmp(a, "--web-root") && next) {
+			web_root = next;
 			i++;
 		} else if (!strcmp(a, "--worker-timeout-sec")) {
 			if (int_arg(a, next, 1, 100000000, &srv.worker_timeout_sec))
@@ -433,6 +444,7 @@ main(int argc, char **argv)
 		}
 	}
 	router_init();
+	web_static_init(web_root);
 	struct http_front *front = http_start(&srv, threads);
 	if (!front) {
 		explicit_bzero(secret, sizeof(secret));

@@ -599,42 +599,6 @@ h_delete_metadata(struct req *q, struct reply *r)
 	sq_finish(q, r);
 }
 
-/* No time series is kept: answer with the current length as a single point per queue. */
-static void
-h_get_queue_metrics(struct req *q, struct reply *r)
-{
-	size_t n = 0;
-	const char **ids = sq_str_list(json_object_get(q->body, "queue_ids"), &n);
-	json_t *all = ids ? NULL : queue_ids_of_company(q->db, sq_company(q));
-	json_t *out = json_array();
-	int64_t now = now_ms();
-	if (ids) {
-		for (size_t i = 0; i < n; i++) {
-			int c = queue_count(q->db, ids[i]);
-			if (c < 0)
-				continue;
-			json_array_append_new(out, json_pack("{s:s,s:[I],s:[f],s:[i]}", "queue", ids[i],
-			                                     "dates", (json_int_t)now,
-			                                     "avg_waiting_times", 0.0, "queue_lengths", c));
-		}
-	} else {
-		long total = 0;
-		size_t i;
-		json_t *v;
-		json_array_foreach(all, i, v) {
-			int c = queue_count(q->db, json_string_value(v));
-			total += c > 0 ? c : 0;
-		}
-		double avg = json_array_size(all) ? (double)total / (double)json_array_size(all) : 0.0;
-		json_array_append_new(out, json_pack("{s:s,s:[I],s:[f],s:[f]}", "queue", "all",
-		                                     "dates", (json_int_t)now,
-		                                     "avg_waiting_times", 0.0, "queue_lengths", avg));
-	}
-	json_decref(all);
-	free(ids);
-	reply_data(r, json_pack("{s:o}", "queues", out));
-}
-
 const struct endpoint svc_queues_endpoints[] = {
 	{"queues.create", "2.4", 0, h_create},
 	{"queues.get_by_id", "2.4", 0, h_get_by_id},
@@ -655,6 +619,5 @@ const struct endpoint svc_queues_endpoints[] = {
 	{"queues.get_num_entries", "2.15", 0, h_get_num_entries},
 	{"queues.add_or_update_metadata", "2.13", 0, h_add_or_update_metadata},
 	{"queues.delete_metadata", "2.13", 0, h_delete_metadata},
-	{"queues.get_queue_metrics", "2.4", 0, h_get_queue_metrics},
 	{NULL, NULL, 0, NULL},
 };

@@ -16,6 +16,7 @@
 #include "server/models.h"
 #include "server/projects.h"
 #include "server/svc_tasks.h"
+#include "server/task_page.h"
 #include "util.h"
 
 /* ---------------------------------------------------------------- create / read */
@@ -292,6 +293,12 @@ tasks_get_all_in(struct req *q, struct reply *r)
 {
 	if (getall_check(q->body, r) != 0)
 		return;
+	json_t *docs = NULL;
+	int paged = tasks_page_docs(q, r, &task_spec, task_view_apply, &docs);
+	if (paged < 0)
+		return;
+	if (paged)
+		goto query;
 	json_t *ids = plain_list(json_object_get(q->body, "id"));
 	json_t *projects = ids ? NULL : plain_list(json_object_get(q->body, "project"));
 	sqlite3_stmt *st;
@@ -315,7 +322,7 @@ tasks_get_all_in(struct req *q, struct reply *r)
 	if (list)
 		sqlite3_bind_text(st, 1, list, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, q->who->company, -1, SQLITE_STATIC);
-	json_t *docs = json_array();
+	docs = json_array();
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		const char *text = (const char *)sqlite3_column_text(st, 0);
 		json_t *d = text ? json_loads(text, 0, NULL) : NULL;
@@ -330,6 +337,7 @@ tasks_get_all_in(struct req *q, struct reply *r)
 	free(list);
 	json_decref(ids);
 	json_decref(projects);
+query:;
 	json_t *out = NULL;
 	char *scroll = NULL;
 	tasks_join_queue(q, docs);

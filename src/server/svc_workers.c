@@ -15,6 +15,7 @@
 #include "server/queue_store.h"
 #include "server/store_sql.h"
 #include "server/svc_txn.h"
+#include "server/worker_stats.h"
 #include "server/workers.h"
 #include "util.h"
 
@@ -269,6 +270,10 @@ h_status_report(struct req *q, struct reply *r)
 	free(stags_text);
 	if (rc != 0) {
 		reply_err(r, 500, 100, "Database error: %s", sqlite3_errmsg(q->db));
+		goto done;
+	}
+	if (worker_stats_record(q->db, sq_company(q), id, task && *task, ts, stats) != 0) {
+		reply_err(r, 500, 100, "Database error (recording machine statistics)");
 		goto done;
 	}
 	if (tdoc && task_touch_worker(q->db, task, id) != 0) {
