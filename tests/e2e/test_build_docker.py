@@ -355,3 +355,22 @@ def test_private_repository_credentials_stay_out_of_the_image(server, api, tmp_p
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=300)
     assert r.returncode == 0, r.stdout.decode(errors="replace")[-3000:]
     assert "VERSION private" in api.task_log_text(t)
+
+
+def test_literal_script_task_image(server, api, tmp_path, pkg_index, built):  # noqa: F811
+    """A literal-script task (no repository) in an image: the script is baked at
+    /.clearml_agent/build/code and runs from there."""
+    from agent_helper import create_script_task
+    need_engine()
+    t = create_script_task(api, "import tinyalpha\nprint('LITERAL', tinyalpha.__version__, flush=True)\n",
+                           name="literal", requirements={"pip": "tinyalpha==2.0\n"})
+    name = built.name(tmp_path, "literal")
+    rc, out = build(server, tmp_path, pkg_index, ["--id", t, "--docker", f"{BOOKWORM} --pull=never",
+                                                  "--target", name, "--entry-point", "reuse_task"])
+    assert rc == 0, out[-4000:]
+    r = subprocess.run(["docker", "run", "--rm", "--network", "host", "-v",
+                        f"{server.conf}:/root/clearml.conf:ro", name],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=300)
+    assert r.returncode == 0, r.stdout.decode(errors="replace")[-3000:]
+    assert task(api, t)["status"] == "completed"
+    assert "LITERAL 2.0" in api.task_log_text(t)
