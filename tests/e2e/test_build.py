@@ -154,3 +154,20 @@ def test_build_install_globally(server, api, tmp_path, pkg_index):  # noqa: F811
     run = subprocess.run([py, "train.py"], cwd=code, stdout=subprocess.PIPE,
                          stderr=subprocess.STDOUT, text=True, timeout=60)
     assert "GAMMA 0.1 ALPHA 1.0" in run.stdout, run.stdout
+
+
+def test_build_literal_script_task(server, api, tmp_path, pkg_index):  # noqa: F811
+    """A task whose code is a literal script (no repository): the script in DIR/code."""
+    from agent_helper import create_script_task
+    t = create_script_task(api, "import tinyalpha\nprint('LITERAL', tinyalpha.__version__)\n",
+                           name="literal", requirements={"pip": "tinyalpha==2.0\n"})
+    target = tmp_path / "lit"
+    r = run_agent(server, tmp_path, ["build", "--id", t, "--target", str(target)],
+                  env=build_env(pkg_index, tmp_path), timeout=300)
+    out = r.stdout.decode()
+    assert r.returncode == 0, out[-3000:]
+    assert f"Source code: {target}/code" in out and "Entry point: script.py" in out
+    run = subprocess.run([str(target / "bin" / "python"), "script.py"], cwd=target / "code",
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=60)
+    assert "LITERAL 2.0" in run.stdout, run.stdout
+    assert task(api, t)["status"] == "created"

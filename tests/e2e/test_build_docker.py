@@ -318,3 +318,59 @@ def test_podman_builds_and_runs_the_image(server, api, tmp_path, pkg_index):  # 
         assert "VERSION from-the-diff" in api.task_log_text(t)
     finally:
         subprocess.run(["podman", "rmi", "-f", name], capture_output=True, timeout=120)
+
+
+def test_private_repository_credentials_stay_out_of_the_image(server, api, tmp_path, pkg_index,
+                                                               built):  # noqa: F811
+    """The code of a private repository (smart HTTP with Basic auth, credentials from
+    agent.git_user/git_pass) is cloned on the host; neither the git password nor the API secret
+    is anywhere in the image."""
+    from gitfix import SmartHttp
+    need_engine()
+    secret = "git-pass-Zq81xW"
+    repo = GitRepo(tmp_path / "private", "proj")
+    repo.commit({"train.py": TRAIN, "version.txt": "private\n"}, "first")
+    repo.push()
+    with SmartHttp(repo.remote_root, f"alice:{secret}") as http:
+        t = api.call("tasks.create", name="private", type="training",
+                     script={"repository": http.url("proj.git"), "branch": "main",
+                             "entry_point": "train.py", "working_dir": ".", "binary": "python3",
+                             "requirements": {"pip": "tinygamma\n"}})["id"]
+        name = built.name(tmp_path, "private")
+        conf = docker_conf(server, tmp_path, index=pkg_index,
+                           agent_extra=f'git_user: "alice"\n  git_pass: "{secret}"')
+        e = pkg_index.env(fast_env(tmp_path, FILE_PROTOCOL_ENV))
+        r = subprocess.run([os.path.join(os.environ.get("CLEARML_BUILD_DIR", "build"), "clearml-agent"),
+                            "--config-file", conf, "build", "--id", t, "--docker",
+                            f"{BOOKWORM} --pull=never", "--target", name, "--entry-point", "reuse_task"],
+                           env=agent_env(tmp_path, e), stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, timeout=600)
+        out = r.stdout.decode(errors="replace")
+    assert r.returncode == 0, out[-4000:]
+    assert secret not in out
+    assert_no_secret(name, [secret, server.secret_key])
+    # and the image still runs the private code
+    r = subprocess.run(["docker", "run", "--rm", "--network", "host", "-v",
+                        f"{server.conf}:/root/clearml.conf:ro", name],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=300)
+    assert r.returncode == 0, r.stdout.decode(errors="replace")[-3000:]
+    assert "VERSION private" in api.task_log_text(t)
+
+
+def test_literal_script_task_image(server, api, tmp_path, pkg_index, built):  # noqa: F811
+    """A literal-script task (no repository) in an image: the script is baked at
+    /.clearml_agent/build/code and runs from there."""
+    from agent_helper import create_script_task
+    need_engine()
+    t = create_script_task(api, "import tinyalpha\nprint('LITERAL', tinyalpha.__version__, flush=True)\n",
+                           name="literal", requirements={"pip": "tinyalpha==2.0\n"})
+    name = built.name(tmp_path, "literal")
+    rc, out = build(server, tmp_path, pkg_index, ["--id", t, "--docker", f"{BOOKWORM} --pull=never",
+                                                  "--target", name, "--entry-point", "reuse_task"])
+    assert rc == 0, out[-4000:]
+    r = subprocess.run(["docker", "run", "--rm", "--network", "host", "-v",
+                        f"{server.conf}:/root/clearml.conf:ro", name],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=300)
+    assert r.returncode == 0, r.stdout.decode(errors="replace")[-3000:]
+    assert task(api, t)["status"] == "completed"
+    assert "LITERAL 2.0" in api.task_log_text(t)
