@@ -53,6 +53,7 @@ model_view(const struct req *q, json_t *m)
 	for (const char *const *k = tags; *k; k++)
 		if (json_is_array(json_object_get(m, *k)))
 			json_object_set_new(m, *k, sorted_tags(json_object_get(m, *k)));
+	last_metrics_sort(m);
 	if (!req_version_ge(q, 2, 17) && json_object_get(m, "metadata"))
 		json_object_set_new(m, "metadata", json_array());
 }

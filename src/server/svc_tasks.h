@@ -70,6 +70,9 @@ int is_str_list(const json_t *v);
 void stamp(json_t *t, json_t *fields, const struct identity *who, int touch_update);
 /* Set a value at a dotted path (objects created on the way); NULL val deletes. */
 void path_set(json_t *doc, const char *dotted, json_t *val);
+/* last_metrics (metric hash → variant hash → entry) with its keys in sorted order, as the real
+ * server returns it. */
+void last_metrics_sort(json_t *doc);
 /* The status field of t copied into out[32] ("created" when missing). */
 void status_of(const json_t *t, char out[32]);
 

@@ -39,6 +39,7 @@ task_view_apply(json_t *t, int maj, int min)
 	json_t *st = json_object_get(t, "system_tags");
 	if (json_is_array(st))
 		json_object_set_new(t, "system_tags", sorted_tags(st));
+	last_metrics_sort(t);
 	int below_2_13 = maj < 2 || (maj == 2 && min < 13);
 	int below_2_9 = maj < 2 || (maj == 2 && min < 9);
 	if (below_2_13) {

@@ -280,3 +280,42 @@ docs_set_public(struct req *q, struct reply *r, int enable, json_t *(*load)(sqli
 	reply_data(r, json_pack("{s:i}", "updated", updated));
 	return 0;
 }
+
+static int
+cmp_keys(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* A copy of obj with its keys in sorted order (values shared). */
+static json_t *
+keys_sorted(json_t *obj)
+{
+	size_t n = json_object_size(obj), m = 0;
+	const char **keys = xcalloc(n ? n : 1, sizeof(*keys));
+	const char *k;
+	json_t *v;
+	json_object_foreach(obj, k, v)
+		keys[m++] = k;
+	qsort(keys, m, sizeof(*keys), cmp_keys);
+	json_t *out = json_object();
+	for (size_t i = 0; i < m; i++)
+		json_object_set(out, keys[i], json_object_get(obj, keys[i]));
+	free(keys);
+	return out;
+}
+
+void
+last_metrics_sort(json_t *doc)
+{
+	json_t *lm = json_object_get(doc, "last_metrics");
+	if (!json_is_object(lm))
+		return;
+	json_t *out = keys_sorted(lm);
+	const char *k;
+	json_t *v;
+	json_object_foreach(out, k, v)
+		if (json_is_object(v))
+			json_object_set_new(out, k, keys_sorted(v));
+	json_object_set_new(doc, "last_metrics", out);
+}
