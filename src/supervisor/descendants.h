@@ -38,6 +38,9 @@ void desc_close(struct desc_set *set, const struct proc_ent *tab, size_t n, pid_
 int desc_contains(const struct desc_set *set, pid_t pid, unsigned long long start);
 void desc_add(struct desc_set *set, const struct proc_ent *e);
 void desc_free(struct desc_set *set);
+/* desc_update for the periodic refresh: the process table is shared by the calls of the same
+ * ~250 ms (every slot ticking in one tick period), so N slots cost one /proc read, not N. */
+void desc_update_shared(struct desc_set *set, pid_t root);
 
 /* Read /proc into a table (caller frees *tab). Returns the count, or -1. */
 long desc_read_table(struct proc_ent **tab);

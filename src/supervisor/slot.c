@@ -1389,7 +1389,7 @@ slot_tick(struct slot *s, int64_t now_hint)
 	if (s->st == SLOT_RUNNING && !s->child_gone)
 		check_disk(s);
 	if (task_alive(s))
-		desc_update(&s->desc, s->pid);
+		desc_update_shared(&s->desc, s->pid);
 	if (s->st == SLOT_RUNNING && !s->child_gone && now >= s->next_abort) {
 		/* the server is known to be away (log packets failing): nothing to learn from it now */
 		if (!s->ship_failing)
