@@ -33,7 +33,8 @@ class Built:
         self.names = []
 
     def name(self, tmp_path, what):
-        n = f"clearml-build-test-{os.path.basename(str(tmp_path)).lower()}-{what}"
+        # unique per run: parallel sessions (another checkout's suite) use the same tmp names
+        n = f"clearml-build-test-{os.getpid()}-{os.urandom(3).hex()}-{what}"
         self.names.append(n)
         return n
 
@@ -83,9 +84,11 @@ def image_exists(name):
     return docker("image", "inspect", name, check=False).returncode == 0
 
 
-def build_containers():
-    r = docker("ps", "-a", "--filter", "name=clearml-build-", "--format", "{{.Names}}")
-    return [l for l in r.stdout.split() if l]
+def build_containers(*task_ids):
+    """Build containers of these tasks still there (by name: other tests may build meanwhile)."""
+    r = docker("ps", "-a", "--format", "{{.Names}}")
+    want = {f"clearml-build-{t}" for t in task_ids}
+    return [l for l in r.stdout.split() if l in want]
 
 
 def assert_no_secret(name, secrets):
@@ -123,7 +126,7 @@ def test_image_runs_the_task_or_a_clone_with_credentials_given_at_run_time(serve
                                                   "--target", reuse, "--entry-point", "reuse_task"])
     assert rc == 0, out[-5000:]
     assert "- tinygamma==0.1" in out and f"Image {reuse}:" in out and "layers" in out
-    assert not build_containers()
+    assert not build_containers(t)
     # the build changed nothing on the server
     assert task(api, t)["status"] == "created" and api.task_log(t) == []
     cfg = json.loads(docker("image", "inspect", reuse).stdout)[0]["Config"]
@@ -211,7 +214,7 @@ def test_build_docker_errors_tag_nothing(server, api, tmp_path, pkg_index, built
                                                   "--target", name])
     assert rc == 1 and "not found or could not be pulled" in out, out[-3000:]
     assert "jobagent-test:no-such-tag" in out
-    assert not image_exists(name) and not build_containers()
+    assert not image_exists(name) and not build_containers(t)
     # --force-docker: the agent's image instead, and the task's container is not rewritten
     forced = built.name(tmp_path, "forced")
     rc, out = build(server, tmp_path, pkg_index,
@@ -235,7 +238,7 @@ def test_build_docker_errors_tag_nothing(server, api, tmp_path, pkg_index, built
     assert rc == 1, out[-3000:]
     assert "building the environment of task" in out and "tinyalpha" in out
     assert f"No image was tagged {name}" in out
-    assert not image_exists(name) and not build_containers()
+    assert not image_exists(name) and not build_containers(bad)
     # no container engine
     rc, out = build(server, tmp_path, pkg_index, ["--id", t, "--docker", BOOKWORM, "--target", name],
                     env={"CLEARML_AGENT_DOCKER_BIN": "/nonexistent/docker"})
@@ -277,7 +280,7 @@ def test_interrupted_build_leaves_nothing(server, api, tmp_path, pkg_index, buil
     out = out.decode(errors="replace")
     assert p.returncode == 1, out[-3000:]
     assert "interrupted" in out
-    assert not image_exists(name) and not build_containers()
+    assert not image_exists(name) and not build_containers(t)
     tmpdir = tmp_path / "agent-tmp"
     assert not [f for f in os.listdir(tmpdir) if f.startswith(".clearml_build")]
 
@@ -303,7 +306,7 @@ def test_podman_builds_and_runs_the_image(server, api, tmp_path, pkg_index):  # 
     else:
         pytest.skip("podman cannot start containers here: " + probe.stderr.strip()[-300:])
     t = repo_task(api, tmp_path)
-    name = f"localhost/clearml-build-test-{os.path.basename(str(tmp_path)).lower()}"
+    name = f"localhost/clearml-build-test-{os.getpid()}-{os.urandom(3).hex()}"
     try:
         rc, out = build(server, tmp_path, pkg_index,
                         ["--id", t, "--podman", " ".join([image, "--pull=never"] + extra),
