@@ -10,6 +10,7 @@
  */
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <string.h>
@@ -464,11 +465,26 @@ client_ip(struct MHD_Connection *c, char *out, size_t outlen)
 		          (socklen_t)outlen);
 }
 
+/* 1 when the client of a parked long-poll has gone (its end sent FIN or RST): a killed agent's
+ * wait must not claim a task that nobody would receive (it would leave the queue for good). */
+static int
+peer_gone(struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+	if (!ci)
+		return 0;
+	char b;
+	ssize_t n = recv(ci->connect_fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+	return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+}
+
 static enum MHD_Result
 handle_request(struct http_front *f, struct MHD_Connection *c, const char *url, const char *method,
                struct conn_ctx *x)
 {
 	struct reply r = {0};
+	if (x->wait_until && peer_gone(c))
+		return MHD_NO; /* resumed long-poll whose client left: close, claim nothing */
 	if (!x->too_big &&
 	    web_is_app_path(url, MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept")))
 		return web_serve(c, f->srv, url, method, x->body.data, x->body.len);

@@ -83,3 +83,26 @@ def test_idle_agent_long_polls(server, api, tmp_path):
         assert wait_status(api, tid, timeout=60)["status"] == "completed", a.output()
     finally:
         a.stop()
+
+
+def test_parked_caller_that_left_claims_nothing(server, api):
+    """A parked long-poll whose client is gone (a kill -9'd agent) must not take the next task:
+    it would leave the queue with nobody to run it. Raw socket, closed while parked."""
+    import json
+    import socket
+    from urllib.parse import urlparse
+    q = create_queue(api, "lp-gone")
+    u = urlparse(server.url)
+    body = json.dumps({"queue": q, "wait_sec": 20}).encode()
+    s = socket.create_connection((u.hostname, u.port))
+    s.sendall(b"POST /queues.get_next_task HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+              + f"Authorization: Bearer {api.token or api.login()}\r\n".encode()
+              + f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+    time.sleep(0.5)  # parked now
+    s.close()
+    time.sleep(0.3)
+    tid = api.call("tasks.create", name="lp-gone-task", type="training")["id"]
+    enqueue(api, tid, queue=q)
+    time.sleep(1.0)  # the parked request is resumed by the enqueue and must see its client gone
+    got = api.call("queues.get_next_task", queue=q)
+    assert got.get("entry", {}).get("task") == tid
