@@ -7,7 +7,7 @@
  * values (never on argv), kill/rm -f by name, the exit reason (OOMKilled, missing image, engine
  * down), and orphans found by label at start. Pure pieces live in docker_cmd.c.
  *
- * Slot hooks (slot.c): container_prepare after the task JSON is written, the runner's extra
+ * Slot hooks (slot_*.c): container_prepare after the task JSON is written, the runner's extra
  * arguments and environment in spawn, container_kill in the hard kill, container_exit_reason when
  * the client exited, container_free with the task's files. Owner: container.c.
  */

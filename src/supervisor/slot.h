@@ -12,8 +12,8 @@
  * client env, kill, exit reason, orphan sweep), so logs, abort and status work as for a local task.
  *
  * No call here blocks for long: API calls made from slot_tick carry a deadline, and a failed log
- * shipment is retried on a later tick with jittered back-off. Owner: slot.c (+ shipper.c,
- * abort.c, killtree.c).
+ * shipment is retried on a later tick with jittered back-off. Owner: slot.c and the slot_*.c
+ * files beside it, one concern each (slot_internal.h); + shipper.c, abort.c, killtree.c.
  */
 #ifndef CLEARML_SLOT_H
 #define CLEARML_SLOT_H
