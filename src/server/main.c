@@ -22,6 +22,7 @@
 #include "server/front.h"
 #include "server/models.h"
 #include "server/server.h"
+#include "server/status_history.h"
 #include "server/task_page.h"
 #include "server/web.h"
 #include "server/worker_stats.h"
@@ -103,7 +104,7 @@ open_database(struct server *srv, sqlite3 **out)
 	if (db_exec(db, svc_core_schema) || db_exec(db, svc_queues_schema) ||
 	    db_exec(db, svc_workers_schema) || db_exec(db, svc_events_schema) ||
 	    db_exec(db, svc_models_schema) || db_exec(db, worker_stats_schema) ||
-	    db_exec(db, task_page_schema))
+	    db_exec(db, task_page_schema) || db_exec(db, status_history_schema))
 		return -1;
 	*out = db;
 	return 0;
@@ -270,7 +271,7 @@ watchdog_run(sqlite3 *db, int watchdog_sec)
 		const char *lu = json_string_value(json_object_get(t, "last_update"));
 		if (status && !strcmp(status, "in_progress") && lu && strcmp(lu, cutoff) < 0) {
 			task_force_status(db, id, "stopped", "Forced stop (non-responsive)",
-			                  "Forced stop (non-responsive)");
+			                  "Forced stop (non-responsive)", NULL);
 			log_info("watchdog: task %s stopped (no update since %s)", id, lu);
 		}
 		json_decref(t);

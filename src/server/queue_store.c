@@ -556,7 +556,7 @@ queue_move_task(sqlite3 *db, const char *queue_id, const char *task_id, enum que
 
 int
 queue_restore_task_status(sqlite3 *db, const char *task_id, const char *queue_id,
-                          const char *reason)
+                          const char *reason, const char *by)
 {
 	json_t *t = task_load(db, task_id);
 	if (!t)
@@ -569,7 +569,7 @@ queue_restore_task_status(sqlite3 *db, const char *task_id, const char *queue_id
 	const char *prev = json_string_value(json_object_get(t, "enqueue_status"));
 	char *target = xstrdup(prev && *prev ? prev : "created");
 	json_decref(t);
-	int rc = task_force_status(db, task_id, target, reason ? reason : "", "");
+	int rc = task_force_status(db, task_id, target, reason ? reason : "", "", by);
 	free(target);
 	if (rc != 0)
 		return -1;

@@ -46,9 +46,10 @@ int queue_move_task(sqlite3 *db, const char *queue_id, const char *task_id, enum
 json_t *queue_task_ids(sqlite3 *db, const char *queue_id);
 /* Give a task that left queue_id its status back, as the real server does: only when its
  * execution.queue is that queue, the status becomes enqueue_status (or created), forced, with
- * `reason`; execution.queue and enqueue_status are unset. 1 restored, 0 not this queue's, -1 error. */
+ * `reason` (status history: by user `by`); execution.queue and enqueue_status are unset.
+ * 1 restored, 0 not this queue's, -1 error. */
 int queue_restore_task_status(sqlite3 *db, const char *task_id, const char *queue_id,
-                              const char *reason);
+                              const char *reason, const char *by);
 /* Delete the queue row and its entries. */
 int queue_delete_row(sqlite3 *db, const char *queue_id);
 /* Bump last_update. */

@@ -145,9 +145,10 @@ int task_save(sqlite3 *db, const json_t *task);
 /* Status of a task ("" copy into out) → 0, or -1 when it does not exist. */
 int task_get_status(sqlite3 *db, const char *task_id, char *out, size_t outlen);
 /* Force a status change (used by queue operations that restore enqueue_status, the watchdog and
- * get_next_task's race fix). Updates status_changed/last_update/last_change. 0 or -1. */
+ * get_next_task's race fix). Updates status_changed/last_update/last_change and records the
+ * change in the status history as done by user `by` (NULL: the server itself). 0 or -1. */
 int task_force_status(sqlite3 *db, const char *task_id, const char *status, const char *reason,
-                      const char *message);
+                      const char *message, const char *by);
 /* Record a worker's report on a task (last_worker, last_worker_report, last_update). */
 int task_touch_worker(sqlite3 *db, const char *task_id, const char *worker);
 

@@ -283,7 +283,7 @@ done:
 /* Remove every entry of a queue; tasks that came from it get their status back. Returns the
  * ids whose status was restored (what clear_queue reports), in queue order. */
 static json_t *
-clear_entries(sqlite3 *db, const char *queue_id, const char *why)
+clear_entries(sqlite3 *db, const char *queue_id, const char *why, const char *by)
 {
 	json_t *ids = queue_task_ids(db, queue_id), *restored = json_array();
 	char *reason = xasprintf("Queue %s was %s", queue_id, why);
@@ -291,7 +291,7 @@ clear_entries(sqlite3 *db, const char *queue_id, const char *why)
 	json_t *t;
 	json_array_foreach(ids, i, t) {
 		queue_remove_task(db, queue_id, json_string_value(t));
-		if (queue_restore_task_status(db, json_string_value(t), queue_id, reason) > 0)
+		if (queue_restore_task_status(db, json_string_value(t), queue_id, reason, by) > 0)
 			json_array_append(restored, t);
 	}
 	free(reason);
@@ -313,7 +313,7 @@ h_delete(struct req *q, struct reply *r)
 	} else if (!force && queue_count(q->db, id) > 0) {
 		reply_err(r, 400, 702, "Queue is not empty: queue=%s", id);
 	} else {
-		json_decref(clear_entries(q->db, id, "deleted"));
+		json_decref(clear_entries(q->db, id, "deleted", q->who->user));
 		if (queue_delete_row(q->db, id) != 0)
 			reply_err(r, 500, 100, "Database error: %s", sqlite3_errmsg(q->db));
 		else
@@ -379,7 +379,7 @@ h_remove_task(struct req *q, struct reply *r)
 	} else {
 		if (update_status) {
 			char *reason = xasprintf("Task was removed from the queue %s", qid);
-			queue_restore_task_status(q->db, tid, qid, reason);
+			queue_restore_task_status(q->db, tid, qid, reason, q->who->user);
 			free(reason);
 		}
 		reply_data(r, json_pack("{s:i}", "removed", n));
@@ -398,7 +398,7 @@ h_clear_queue(struct req *q, struct reply *r)
 	if (!queue_visible(q, qid))
 		reply_err(r, 400, 701, "Invalid queue id: id=%s", qid);
 	else
-		reply_data(r, json_pack("{s:o}", "removed_tasks", clear_entries(q->db, qid, "cleared")));
+		reply_data(r, json_pack("{s:o}", "removed_tasks", clear_entries(q->db, qid, "cleared", q->who->user)));
 	sq_finish(q, r);
 }
 
@@ -455,7 +455,7 @@ get_next_task_locked(struct req *q, struct reply *r)
 		/* A task stopped while it sat in the queue (stop races enqueue) goes out as queued,
 		 * as the real server does, so the agent's tasks.started is a valid transition. */
 		if (status && strcmp(status, "stopped") == 0)
-			task_force_status(q->db, task, "queued", "", "");
+			task_force_status(q->db, task, "queued", "", "", q->who->user);
 		if (task_info && t) {
 			json_t *c = json_object_get(t, "company"), *u = json_object_get(t, "user");
 			json_object_set_new(data, "task_info",

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "server/longpoll.h"
+#include "server/status_history.h"
 #include "server/server.h"
 #include "util.h"
 #include "version.h"
@@ -18,11 +19,13 @@ env_or(const char *name, const char *dflt)
 }
 
 /* What server-lite adds beyond the open-source server, for clients that check (our agent):
- * long_poll_max_sec > 0 means queues.get_next_task takes wait_sec. */
+ * long_poll_max_sec > 0 means queues.get_next_task takes wait_sec; status_history_max > 0 means
+ * tasks.get_status_history answers (that many newest changes per task, status_history.c). */
 static json_t *
 lite_capabilities(void)
 {
-	return json_pack("{s:i}", "long_poll_max_sec", longpoll_open() ? LONGPOLL_MAX_WAIT_SEC : 0);
+	return json_pack("{s:i,s:i}", "long_poll_max_sec", longpoll_open() ? LONGPOLL_MAX_WAIT_SEC : 0,
+	                 "status_history_max", STATUS_HISTORY_MAX);
 }
 
 static json_t *

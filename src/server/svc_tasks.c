@@ -16,6 +16,7 @@
 #include "server/models.h"
 #include "server/projects.h"
 #include "server/svc_tasks.h"
+#include "server/status_history.h"
 #include "server/task_page.h"
 #include "util.h"
 
@@ -94,7 +95,8 @@ tasks_create(struct req *q, struct reply *r)
 	                                      : json_object());
 	if (task_begin(q, r) != 0)
 		goto fail;
-	if (task_save(q->db, t) != 0) {
+	if (task_save(q->db, t) != 0 ||
+	    status_history_add(q->db, id, NULL, "created", "", "", q->who->user, q->worker_header)) {
 		db_rollback(q->db);
 		reply_err(r, 500, 100, "General data error (saving task)");
 		goto fail;
@@ -538,7 +540,8 @@ tasks_clone(struct req *q, struct reply *r)
 		reply_err(r, 400, 16, "Fields value error (expecting Project id): project=%s", proj);
 		return;
 	}
-	if (task_save(q->db, t) != 0) {
+	if (task_save(q->db, t) != 0 ||
+	    status_history_add(q->db, nid, NULL, "created", "", "", q->who->user, q->worker_header)) {
 		db_rollback(q->db);
 		json_decref(t);
 		json_decref(data);
@@ -812,5 +815,7 @@ const struct endpoint svc_tasks_endpoints[] = {
 	{"tasks.publish_many", "2.13", 0, tasks_publish_many},
 	{"tasks.archive_many", "2.13", 0, tasks_archive_many},
 	{"tasks.unarchive_many", "2.13", 0, tasks_unarchive_many},
+	/* server-lite's own (status_history.c) */
+	{"tasks.get_status_history", "2.13", 0, tasks_get_status_history},
 	{0},
 };

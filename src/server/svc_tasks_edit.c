@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "server/projects.h"
+#include "server/status_history.h"
 #include "server/svc_tasks.h"
 #include "util.h"
 
@@ -380,6 +381,13 @@ edit_task(struct task_write *w)
 	if (json_is_string(status) && strcmp(json_string_value(status), w->status) != 0) {
 		char now[48];
 		db_now_iso(now, sizeof(now));
+		if (status_history_add(w->q->db, sget(t, "id"), w->status, json_string_value(status),
+		                       sget(t, "status_reason"), sget(t, "status_message"),
+		                       w->q->who->user, w->q->worker_header) != 0) {
+			json_decref(fields);
+			reply_err(w->r, 500, 100, "General data error (saving status history)");
+			return TW_FAIL;
+		}
 		json_object_set(t, "status", status);
 		json_object_set_new(t, "status_changed", json_string(now));
 		json_object_set(fields, "status", status);

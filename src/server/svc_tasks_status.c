@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "server/models.h"
+#include "server/status_history.h"
 #include "server/svc_tasks.h"
 #include "util.h"
 
@@ -23,6 +24,10 @@ change_status(struct req *q, struct reply *r, json_t *t, const char *new_status,
 		          "new_status=%s", old, new_status);
 		return -1;
 	}
+	/* a change of status, or of its message on the same status ("stopping"), is history */
+	const char *old_msg = sget(t, "status_message");
+	int record = strcmp(old, new_status) != 0 ||
+	             strcmp(old_msg ? old_msg : "", message ? message : "") != 0;
 	json_t *f = json_object();
 	char now[48];
 	db_now_iso(now, sizeof(now));
@@ -60,6 +65,12 @@ change_status(struct req *q, struct reply *r, json_t *t, const char *new_status,
 		json_decref(f);
 		reply_err(r, 400, 121, "Failed changing task status (probably someone changed it before "
 		          "you): current_status=%s, new_status=%s", old, new_status);
+		return -1;
+	}
+	if (record && status_history_add(q->db, sget(t, "id"), old, new_status, reason, message,
+	                                 q->who->user, q->worker_header) != 0) {
+		json_decref(f);
+		reply_err(r, 500, 100, "General data error (saving status history)");
 		return -1;
 	}
 	*fields = f;

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "server/server.h"
+#include "server/status_history.h"
 #include "server/tasks.h"
 #include "util.h"
 
@@ -124,11 +125,17 @@ task_get_status(sqlite3 *db, const char *task_id, char *out, size_t outlen)
 
 int
 task_force_status(sqlite3 *db, const char *task_id, const char *status, const char *reason,
-                  const char *message)
+                  const char *message, const char *by)
 {
 	json_t *t = task_load(db, task_id);
 	if (!t)
 		return -1;
+	const char *old = sget(t, "status");
+	if ((!old || strcmp(old, status) != 0) &&
+	    status_history_add(db, task_id, old, status, reason, message, by, NULL) != 0) {
+		json_decref(t);
+		return -1;
+	}
 	char now[48];
 	db_now_iso(now, sizeof(now));
 	json_object_set_new(t, "status", json_string(status));
@@ -203,6 +210,8 @@ task_save_if_status(sqlite3 *db, const json_t *task, const char *old_status)
 int
 task_delete_row(sqlite3 *db, const char *task_id)
 {
+	if (status_history_delete(db, task_id) != 0)
+		return -1;
 	sqlite3_stmt *st = db_stmt(db, "DELETE FROM tasks WHERE id = ?");
 	if (!st)
 		return -1;

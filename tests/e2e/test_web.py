@@ -1,7 +1,8 @@
 """The web app in a real browser (headless chromium through selenium) against a real
 server-lite and a real `clearml-agent daemon`: sign-in with a credential pair and the session
 cookie; the agent on the Workers & Queues page with a machine-statistics chart that has points;
-a draft enqueued from its page going queued → running → completed with its log arriving live;
+a draft enqueued from its page going queued → running → completed with its log arriving live
+and the server's status history on its page;
 a running task aborted from the page; clone → edit a parameter → enqueue, and the new value
 reaching the task. Screenshots of each page land in build/test-artifacts/web/."""
 import os
@@ -170,9 +171,13 @@ def test_enqueue_draft_watch_it_run_with_live_log(env):
     assert seen[0] == "created" and "in_progress" in seen and seen[-1] == "completed", seen
     assert seen.index("in_progress") > seen.index("queued") if "queued" in seen else True, seen
     b.wait(lambda: "web-line-8" in b.text("#console-log"), 20, "the whole log")
+    # the server's status history shows every change, "queued" included, even though the
+    # agent claimed the task before the page could see it queued
     b.click("#tab-info")
-    hist = b.one("#status-history").text
-    assert "created" in hist and ("started" in hist or "in_progress" in hist) and "completed" in hist
+    b.wait(lambda: history_shown(b) == ["created", "queued", "in_progress", "completed"], 20,
+           "the status history created → queued → in_progress → completed")
+    worker = api.call("workers.get_all")["workers"][0]["id"]
+    assert worker in b.text("#status-history tr[data-to=in_progress]")
     b.shot("04-task-info")
     b.click("#tab-execution")
     b.wait(lambda: "web-line" in b.text("#task-diff"), 10, "the script in the execution tab")
@@ -181,6 +186,12 @@ def test_enqueue_draft_watch_it_run_with_live_log(env):
     b.wait(lambda: b.attr(f'#tasks-table tr[data-task="{tid}"]', "data-task"), 10, "the task in the table")
     b.shot("06-experiments")
     assert not b.errors()
+
+
+def history_shown(b):
+    """The to-statuses of the task page's status history rows, in page order."""
+    return b.d.execute_script("return [...document.querySelectorAll('#status-history tr[data-to]')]"
+                              ".map((e) => e.dataset.to)")
 
 
 def test_abort_running_task_from_page(env):

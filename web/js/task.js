@@ -15,7 +15,7 @@ const TAB_FROM_PATH = { 'output/log': 'console', 'output/metrics/scalar': 'scala
 
 export async function taskPage(main, taskId, rest) {
   const st = { task: null, tab: TAB_FROM_PATH[rest] || (rest && TABS.some(([k]) => k === rest) ? rest : 'execution'),
-    alive: true, log: null, history: [], editing: false, queues: [] };
+    alive: true, log: null, history: [], historyError: null, editing: false, queues: [] };
   const header = h('div', { id: 'task-header' });
   const actions = h('div', { class: 'toolbar', id: 'task-actions', role: 'toolbar', 'aria-label': 'Task actions' });
   const tabs = h('div', { class: 'tabs', role: 'tablist' });
@@ -35,15 +35,23 @@ export async function taskPage(main, taskId, rest) {
     if (!st.alive || !t) return;
     const prev = st.task;
     st.task = t;
-    const last = st.history[st.history.length - 1];
-    if (!last || last.status !== t.status)
-      st.history.push({ status: t.status, at: t.status_changed || t.last_update, reason: t.status_reason || '' });
+    if (st.tab === 'info' && (full || !prev || ACTIVE.has(t.status) || prev.status !== t.status ||
+        prev.status_message !== t.status_message)) await loadHistory();
+    if (!st.alive) return;
     renderHeader();
     renderActions();
     if (full || !prev || prev.status !== t.status || st.tab === 'info' ||
         (st.tab === 'execution' && JSON.stringify(prev.script) !== JSON.stringify(t.script))) {
       if (!(st.tab === 'configuration' && st.editing)) renderPanel();
     }
+  }
+
+  // The server's record of every status change (server-lite's tasks.get_status_history): read
+  // while the Info tab shows, so a task that a long-polling agent claims within milliseconds
+  // still shows "queued".
+  async function loadHistory() {
+    try { st.history = (await call('tasks.get_status_history', { task: taskId })).history || []; st.historyError = null; }
+    catch (e) { st.historyError = e.message; }
   }
 
   function renderHeader() {
@@ -107,11 +115,11 @@ export async function taskPage(main, taskId, rest) {
   function renderTabs() {
     clear(tabs).append(...TABS.map(([key, label]) => h('button', {
       type: 'button', role: 'tab', id: `tab-${key}`, 'aria-selected': String(key === st.tab), tabindex: key === st.tab ? '0' : '-1',
-      onclick: () => { st.tab = key; history.replaceState(null, '', `/ui/tasks/${taskId}/${key}`); renderTabs(); renderPanel(); },
+      onclick: () => { st.tab = key; history.replaceState(null, '', `/ui/tasks/${taskId}/${key}`); renderTabs(); renderPanel(); if (key === 'info') refresh(true); },
       onkeydown: (e) => {
         const i = TABS.findIndex(([k]) => k === st.tab);
         const j = e.key === 'ArrowRight' ? (i + 1) % TABS.length : e.key === 'ArrowLeft' ? (i + TABS.length - 1) % TABS.length : -1;
-        if (j >= 0) { st.tab = TABS[j][0]; renderTabs(); renderPanel(); tabs.children[j].focus(); }
+        if (j >= 0) { st.tab = TABS[j][0]; renderTabs(); renderPanel(); tabs.children[j].focus(); if (st.tab === 'info') refresh(true); }
       },
     }, label)));
   }
@@ -223,18 +231,21 @@ export async function taskPage(main, taskId, rest) {
   function renderInfo() {
     const t = st.task;
     const dur = t.active_duration != null ? t.active_duration : (t.started && t.completed ? (new Date(t.completed) - new Date(t.started)) / 1000 : null);
-    const times = [['created', t.created], ['started', t.started], ['completed', t.completed], ['last change', t.last_change]]
-      .filter(([, v]) => v).sort((a, b) => new Date(a[1]) - new Date(b[1]));
     return [h('div', { class: 'card' }, h('h2', null, 'Info'), kv([
       ['Status', statusBadge(t.status)], ['Reason', t.status_reason], ['Message', t.status_message],
-      ['Worker', t.last_worker], ['Last iteration', t.last_iteration], ['Duration', fmtDuration(dur)],
+      ['Worker', t.last_worker], ['Created', t.created && fmtTime(t.created)], ['Started', t.started && fmtTime(t.started)],
+      ['Completed', t.completed && fmtTime(t.completed)], ['Last iteration', t.last_iteration], ['Duration', fmtDuration(dur)],
       ['User', t.user && (t.user.name || t.user)], ['Tags', (t.tags || []).map((x) => h('span', { class: 'tag' }, x))],
       ['Comment', t.comment]])),
     h('div', { class: 'card', id: 'status-history' }, h('h2', null, 'Status history'),
-      h('table', null, h('thead', null, h('tr', null, h('th', null, 'When'), h('th', null, 'Event'))),
-        h('tbody', null, times.map(([k, v]) => h('tr', null, h('td', null, fmtTime(v)), h('td', null, k))),
-          st.history.map((x) => h('tr', null, h('td', null, fmtTime(x.at)), h('td', null, statusBadge(x.status), x.reason ? ` ${x.reason}` : ''))))),
-      h('p', { class: 'muted' }, 'Status changes are listed as this page saw them; the server keeps the latest change and the start and end times.'))];
+      h('table', null, h('thead', null, h('tr', null, ['When', 'Change', 'Reason', 'Message', 'By'].map((x) => h('th', { scope: 'col' }, x)))),
+        h('tbody', null, st.history.map((x) => h('tr', { 'data-to': x.to_status },
+          h('td', null, fmtTime(x.time)),
+          h('td', null, x.from_status ? [statusBadge(x.from_status), ' → '] : '', statusBadge(x.to_status)),
+          h('td', null, x.status_reason || ''), h('td', null, x.status_message || ''),
+          h('td', { class: 'mono', title: x.user ? `user ${x.user}` : '' }, x.worker || x.user || 'server'))))),
+      st.historyError ? h('p', { class: 'muted' }, `History not available: ${st.historyError}`)
+        : h('p', { class: 'muted' }, 'Every status change as the server recorded it (the newest 200).'))];
   }
 
   function renderPanel() {
