@@ -15,6 +15,7 @@
 #include "server/longpoll.h"
 #include "server/queue_store.h"
 #include "server/store_sql.h"
+#include "server/worker_stats.h"
 #include "util.h"
 
 const char svc_queues_schema[] =
@@ -70,6 +71,8 @@ queue_touch(sqlite3 *db, const char *queue_id)
 	sqlite3_bind_int64(st, 1, sq_now_us());
 	sq_bind_text(st, 2, queue_id);
 	step_done(st);
+	/* a point for queues.get_queue_metrics at every change, not only at the 10 s sampler */
+	queue_stats_note_change(db, queue_id);
 }
 
 static int

@@ -223,18 +223,29 @@ worker_stats_record(sqlite3 *db, const char *company, const char *worker, int ha
 	return 0;
 }
 
-int
-queue_stats_sample(sqlite3 *db, int64_t now_us, int own_txn)
+/* Queue samples use 5 s buckets in the finest tier (upstream's queue metrics interval), the
+ * worker tiers' buckets above it. */
+static int64_t
+queue_bucket_ms(int t)
+{
+	return t == 0 ? 5000 : g_tiers[t].bucket_ms;
+}
+
+static int
+sample_queues(sqlite3 *db, const char *only_queue, int64_t now_us, int own_txn)
 {
 	if (own_txn && db_begin(db) != 0)
 		return -1;
 	sqlite3_stmt *sel = db_stmt(db,
 		"SELECT q.id, q.company, COUNT(e.task), COALESCE(AVG(?1 - e.added), 0)"
-		" FROM queues q LEFT JOIN queue_entries e ON e.queue = q.id GROUP BY q.id");
+		" FROM queues q LEFT JOIN queue_entries e ON e.queue = q.id"
+		" WHERE ?2 IS NULL OR q.id = ?2 GROUP BY q.id");
 	int rc = sel ? 0 : -1;
 	json_t *rows = json_array();
-	if (sel)
+	if (sel) {
 		sqlite3_bind_int64(sel, 1, now_us);
+		sq_bind_text(sel, 2, only_queue);
+	}
 	while (sel && sqlite3_step(sel) == SQLITE_ROW) {
 		json_array_append_new(rows, json_pack("{s:s,s:s,s:I,s:f}", "q", sq_col_text(sel, 0),
 		                                      "c", sq_col_text(sel, 1),
@@ -259,7 +270,7 @@ queue_stats_sample(sqlite3 *db, int64_t now_us, int own_txn)
 			}
 			sqlite3_bind_int(st, 1, t);
 			sq_bind_text(st, 2, json_string_value(json_object_get(r, "q")));
-			sqlite3_bind_int64(st, 3, ts - ts % g_tiers[t].bucket_ms);
+			sqlite3_bind_int64(st, 3, ts - ts % queue_bucket_ms(t));
 			sq_bind_text(st, 4, json_string_value(json_object_get(r, "c")));
 			sqlite3_bind_int64(st, 5, json_integer_value(json_object_get(r, "n")));
 			sqlite3_bind_double(st, 6, json_real_value(json_object_get(r, "w")));
@@ -276,6 +287,18 @@ queue_stats_sample(sqlite3 *db, int64_t now_us, int own_txn)
 			db_rollback(db);
 	}
 	return rc;
+}
+
+int
+queue_stats_sample(sqlite3 *db, int64_t now_us, int own_txn)
+{
+	return sample_queues(db, NULL, now_us, own_txn);
+}
+
+int
+queue_stats_note_change(sqlite3 *db, const char *queue_id)
+{
+	return sample_queues(db, queue_id, sq_now_us(), 0);
 }
 
 void
@@ -795,8 +818,10 @@ h_get_activity_report(struct req *q, struct reply *r)
 		active[k] = sqlite3_column_int64(st, 2);
 	}
 	db_stmt_done(st);
+	/* The last bucket [key, key + interval) always reaches past to_date, so it is never
+	 * complete; upstream drops it every time (its cutoff compares ms keys with seconds). */
 	size_t n = g.nkeys;
-	if (n && (double)g.keys[n - 1] > (g.to - 0.9 * (double)g.interval) * 1000.0)
+	if (n)
 		n--;
 	json_t *tc = json_array(), *ac = json_array();
 	for (size_t i = 0; i < n; i++) {

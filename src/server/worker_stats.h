@@ -26,6 +26,9 @@ int worker_stats_record(sqlite3 *db, const char *company, const char *worker, in
 /* Sample every queue's length and average wait into the queue buckets (own transaction when
  * own_txn). 0 or -1. */
 int queue_stats_sample(sqlite3 *db, int64_t now_us, int own_txn);
+/* Samples one queue's length and wait inside the caller's transaction, after a change to its
+ * entries (as upstream logs queue metrics on every add/remove/dequeue). 0 or -1. */
+int queue_stats_note_change(sqlite3 *db, const char *queue_id);
 /* Background: sample queues every 10 s, drop buckets past their retention every minute. */
 void worker_stats_tick(sqlite3 *db, int64_t now_ms_);
 /* Drop buckets older than each resolution's retention relative to now_ms_. */

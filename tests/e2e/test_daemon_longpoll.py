@@ -106,3 +106,21 @@ def test_parked_caller_that_left_claims_nothing(server, api):
     time.sleep(1.0)  # the parked request is resumed by the enqueue and must see its client gone
     got = api.call("queues.get_next_task", queue=q)
     assert got.get("entry", {}).get("task") == tid
+
+
+def test_stopped_agent_parked_poll_leaves_task_queued(server, api, tmp_path):
+    """An agent stopped (SIGTERM) while its long-poll is parked must not take the task enqueued
+    after it left: the next agent (or any caller) still finds it in the queue."""
+    q = create_queue(api, "lp-stopped")
+    a = AgentProcess(server, tmp_path, ["--queue", "lp-stopped", "--polling-interval", "300"],
+                     env={"CLEARML_AGENT__AGENT__POLLING_INTERVAL_MIN_SEC": "0.2",
+                          "TMPDIR": str(tmp_path)})
+    try:
+        time.sleep(3)  # registered, polled once, parked now
+    finally:
+        a.stop()
+    tid = create_script_task(api, marker_script("after-stop"), name="lp after stop")
+    enqueue(api, tid, queue=q)
+    time.sleep(1.5)
+    got = api.call("queues.get_next_task", queue=q)
+    assert got.get("entry", {}).get("task") == tid, got

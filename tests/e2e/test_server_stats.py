@@ -116,15 +116,17 @@ def test_get_stats_validation(api):
 
 
 def test_activity_report(api):
-    # buckets are aligned to the epoch (as upstream's histograms): start on a 40 s boundary so the
-    # 400 s range is exactly ten of them, whatever second the test runs in
-    start = int(time.time()) // 40 * 40
+    # buckets are aligned to the epoch (as upstream's histograms) and the last one, which always
+    # reaches past to_date, is dropped: a 400 s range gives ten 40 s buckets whatever second it
+    # starts on. Start 37 s past a boundary, where a cutoff with 10 % tolerance would keep 11.
+    start = int(time.time()) // 40 * 40 - 40 + 37
     simulate(api, start)
     res = api.call("workers.get_activity_report", from_date=start, to_date=start + 400,
                    interval=2)
     # six reports 60 s apart land in six 40 s buckets; four of them came with a task
     for series, reports in ((res["total"], 6), (res["active"], 4)):
         assert len(series["dates"]) == 10 and len(series["counts"]) == 10
+        assert all(d % 40000 == 0 for d in series["dates"])
         assert sum(series["counts"]) == reports and max(series["counts"]) == 1
 
 
@@ -153,3 +155,19 @@ def test_queue_metrics_series(api):
     assert tot["queue"] == "total" and tot["queue_lengths"][-1] >= 3
     with pytest.raises(ApiError):
         api.call("queues.get_queue_metrics", from_date=10, to_date=5, interval=10)
+
+
+def test_queue_metrics_point_at_every_change(api):
+    # upstream logs a queue-metrics point at every add/remove/dequeue: a queue changed a moment
+    # ago has its points without waiting for the 10 s sampler or asking for refresh
+    qid = api.call("queues.create", name=f"change-q-{uuid.uuid4().hex[:8]}")["id"]
+    t0 = time.time()
+    tasks = [api.call("tasks.create", name=f"chg-{i}", type="testing")["id"] for i in range(2)]
+    for t in tasks:
+        api.call("tasks.enqueue", task=t, queue=qid)
+    res = api.call("queues.get_queue_metrics", from_date=t0 - 3600, to_date=time.time(),
+                   interval=5, queue_ids=[qid])
+    (q,) = res["queues"]
+    assert q["queue"] == qid and 1 <= len(q["dates"]) <= 2
+    assert q["queue_lengths"][-1] == 2
+    assert q["dates"][0] / 1000 > t0 - 15 and all(d % 5000 == 0 for d in q["dates"])
