@@ -1,6 +1,7 @@
 #!/bin/sh
 # libjs-dygraphs: the web app's charting library (served by server-lite, copied by make install);
-# chromium, chromium-driver, python3-selenium: the web app's browser tests.
+# chromium, chromium-driver, python3-selenium: the web app's browser tests; firefox-esr with
+# puppeteer-core (npm, pinned in tests/e2e/firefox) for the same flow in Firefox.
 # Installs the Debian packages that building, testing and running need. Idempotent and quiet when
 # everything is present; says what is missing and how to get it when not root.
 set -eu
@@ -8,7 +9,7 @@ set -eu
 PKGS="build-essential pkg-config libcurl4-openssl-dev libjansson-dev libmicrohttpd-dev libsqlite3-dev
 libssl-dev libcmocka-dev python3 python3-venv python3-pytest python3-requests git clang
 libclang-rt-dev procps python3-pytest-timeout time python3-yaml openssl podman
-libjs-dygraphs chromium chromium-driver python3-selenium"
+libjs-dygraphs chromium chromium-driver python3-selenium firefox-esr"
 
 missing=""
 for p in $PKGS; do
@@ -16,6 +17,15 @@ for p in $PKGS; do
         missing="$missing $p"
     fi
 done
+
+# The Firefox test's driver: puppeteer-core from the npm registry (it downloads no browser).
+ff="$(cd "$(dirname "$0")/.." && pwd)/tests/e2e/firefox"
+if [ ! -d "$ff/node_modules/puppeteer-core" ] && command -v npm >/dev/null 2>&1; then
+    echo "install-deps: npm ci in tests/e2e/firefox (puppeteer-core)"
+    PUPPETEER_SKIP_DOWNLOAD=1 npm ci --prefix "$ff" --no-audit --no-fund --loglevel=error >/dev/null ||
+        echo "install-deps: npm ci failed; the Firefox web test will be skipped" >&2
+fi
+
 [ -z "$missing" ] && exit 0
 
 if [ "$(id -u)" -ne 0 ]; then
