@@ -579,12 +579,31 @@ def test_artifacts_and_models(api):
     api.call("tasks.add_or_update_model", task=tid, name="best", model="m2", type="output")
     assert [m["model"] for m in get(api, tid)["models"]["output"]] == ["m2"]
     assert get(api, tid, version="2.5")["output"]["model"] == "m2"
-    api.call("tasks.delete_models", task=tid, models=[{"name": "best", "type": "output"}])
+    r = api.call("tasks.delete_models", task=tid, models=[{"name": "best", "type": "output"},
+                                                          {"name": "nope", "type": "input"}])
+    assert r["updated"] == 1  # tasks updated, as the real server counts, not links removed
     assert get(api, tid)["models"]["output"] == []
+    r = api.call("tasks.delete_models", task=tid, models=[{"name": "nope", "type": "output"}])
+    assert r["updated"] == 1
     api.call("tasks.started", task=tid)
     api.call("tasks.completed", task=tid)
     assert err_codes(api.call, "tasks.add_or_update_artifacts", task=tid,
                      artifacts=[{"key": "k", "type": "t"}]) == (400, 110)
+
+
+def test_artifacts_come_back_in_key_order(api):
+    """However they were given (create, edit), artifacts read back sorted by key, as the real
+    server returns them."""
+    tid = new_task(api, execution={"artifacts": [{"key": "b", "type": "str", "uri": "u1"},
+                                                 {"key": "a", "type": "int", "uri": "u2"}]})
+    assert [a["key"] for a in get(api, tid)["execution"]["artifacts"]] == ["a", "b"]
+    api.call("tasks.edit", task=tid, execution={"artifacts": [
+        {"key": "zz", "type": "str", "uri": "x", "mode": "output"},
+        {"key": "aa", "type": "int", "uri": "y", "mode": "input"}]})
+    arts = get(api, tid)["execution"]["artifacts"]
+    assert [(a["key"], a["mode"]) for a in arts] == [("aa", "input"), ("zz", "output")]
+    got = api.call("tasks.get_all_ex", id=[tid])["tasks"][0]["execution"]["artifacts"]
+    assert [a["key"] for a in got] == ["aa", "zz"]
 
 
 def test_get_types(api):
