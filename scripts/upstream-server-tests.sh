@@ -47,7 +47,7 @@ while [ $# -gt 0 ]; do
 	--key) key=$2; shift 2 ;;
 	--secret) secret=$2; shift 2 ;;
 	--all) all=1; shift ;;
-	-h|--help) sed -n '2,39p' "$0"; exit 0 ;;
+	-h|--help) sed -n '2,/^set -u/{/^#/p}' "$0"; exit 0 ;;
 	-*) echo "upstream-server-tests: unknown option $1" >&2; exit 2 ;;
 	*) files+=("$1"); shift ;;
 	esac
