@@ -189,7 +189,7 @@ router_dispatch(struct req *q, struct reply *r)
 	r->actual_version = ep->min_version ? ep->min_version : "1.0";
 	struct identity who;
 	if (!(ep->flags & (EP_NO_AUTH | EP_LOGIN))) {
-		if (authenticate_bearer(q, r, &who) != 0)
+		if (authenticate_bearer(q, r, &who) != 0 || impersonate_apply(q, r, &who) != 0)
 			return;
 		q->who = &who;
 	}

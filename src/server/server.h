@@ -60,6 +60,8 @@ struct req {
 	const struct identity *who;    /* NULL on endpoints without auth */
 	const char *authorization;     /* raw Authorization header (auth.login), may be NULL */
 	const char *worker_header;     /* X-ClearML-Worker / X-Trains-Worker, may be NULL */
+	const char *impersonate_as;    /* X-ClearML-Impersonate-As (or X-Trains-), may be NULL */
+	const char *act_as;            /* X-ClearML-Act-As (or X-Trains-), may be NULL */
 	const char *client_ip;
 	sqlite3 *db;
 	struct server *srv;
