@@ -750,3 +750,27 @@ def test_get_all_scrolls_through_every_task_once(api):
             break
         seen += [t["id"] for t in r["tasks"]]
     assert seen == ids
+
+
+def test_move_tasks_and_models_under_projects(api):
+    """tasks.move / models.move: into a project by name (created when missing, found when it
+    exists), by id, and back to the root with project null; all or nothing."""
+    t1, t2 = new_task(api), new_task(api)
+    pid = api.call("tasks.move", ids=[t1, t2], project_name="moved here")["project_id"]
+    assert [get(api, t)["project"] for t in (t1, t2)] == [pid, pid]
+    got = api.call("projects.get_all", id=[pid])["projects"]
+    assert got[0]["name"] == "moved here"
+    mid = api.call("models.create", name="move model", uri="file:///m")["id"]
+    assert api.call("models.move", ids=[mid], project_name="moved here")["project_id"] == pid
+    assert api.call("models.get_by_id", model=mid)["model"]["project"] == pid
+    other = api.call("projects.create", name="other place", description="")["id"]
+    assert api.call("tasks.move", ids=[t1], project=other)["project_id"] == other
+    assert get(api, t1)["project"] == other
+    assert api.call("tasks.move", ids=[t1], project=None)["project_id"] is None
+    assert "project" not in get(api, t1)
+    # an unknown id anywhere in the batch moves nothing
+    assert err_codes(api.call, "tasks.move", ids=[t2, "nope"], project=other) == (400, 101)
+    assert get(api, t2)["project"] == pid
+    assert err_codes(api.call, "tasks.move", ids=[t2], project="nope") == (400, 401)
+    assert err_codes(api.call, "tasks.move", ids=[t2]) == (400, 11)
+    assert err_codes(api.call, "models.move", ids=["nope"], project=other) == (400, 201)
