@@ -289,7 +289,7 @@ void
 tasks_stop(struct req *q, struct reply *r)
 {
 	struct common c;
-	if (common_args(q, r, &c) == 0)
+	if (common_args(q, r, &c) == 0 && pipeline_steps_run(q, r, tasks_stop) == 0)
 		task_write(q, r, c.task, "task status", stop_one, &c);
 }
 
