@@ -133,13 +133,10 @@ close_iteration(struct samples_page *pg)
 }
 
 int
-samples_page_row(struct samples_page *pg, int64_t iter, const char *metric, const char *variant,
-                 json_t *ev)
+samples_page_row(struct samples_page *pg, int64_t iter, const char *metric, const char *variant)
 {
-	if (pg->events >= pg->max_events) {
-		json_decref(ev);
-		return 1;
-	}
+	if (pg->events >= pg->max_events)
+		return -1;
 	if (!pg->have_cur || pg->cur_iter != iter) {
 		close_iteration(pg);
 		pg->cur = json_array();
@@ -150,19 +147,25 @@ samples_page_row(struct samples_page *pg, int64_t iter, const char *metric, cons
 	if (pg->last_key && strcmp(pg->last_key, key) == 0) {
 		/* a later event of the same variant and iteration */
 		free(key);
-		json_decref(ev);
 		return 0;
 	}
 	free(pg->last_key);
 	pg->last_key = key;
 	json_t *inv = json_object_get(pg->valid, key);
-	if (!inv || (json_is_integer(inv) && iter <= json_integer_value(inv))) {
-		json_decref(ev);
+	if (!inv || (json_is_integer(inv) && iter <= json_integer_value(inv)))
 		return 0;
+	return 1;
+}
+
+void
+samples_page_take(struct samples_page *pg, json_t *ev)
+{
+	if (!pg->cur || !ev) {
+		json_decref(ev);
+		return;
 	}
 	json_array_append_new(pg->cur, ev);
 	pg->events++;
-	return 0;
 }
 
 static int
@@ -254,6 +257,65 @@ samples_image_candidates(const json_t *state, int earlier, int same_iteration)
 		json_array_append_new(out, json_pack("[s,s,I]", m, v, min_iter));
 	}
 	return out;
+}
+
+void
+samples_pick_begin(struct samples_pick *p, const json_t *candidates, int earlier)
+{
+	memset(p, 0, sizeof *p);
+	p->cands = json_object();
+	p->earlier = earlier;
+	size_t i;
+	json_t *c;
+	json_array_foreach(candidates, i, c) {
+		char *key = xasprintf("%s\x1f%s", json_string_value(json_array_get(c, 0)),
+		                      json_string_value(json_array_get(c, 1)));
+		json_object_set(p->cands, key, json_array_get(c, 2));
+		free(key);
+	}
+}
+
+int
+samples_pick_row(struct samples_pick *p, int64_t iter, const char *metric, const char *variant,
+                 const char *url, const char *doc)
+{
+	if (p->have && iter != p->iter)
+		return 1;
+	char *key = xasprintf("%s\x1f%s", metric, variant);
+	json_t *mi = json_object_get(p->cands, key);
+	free(key);
+	if (!json_is_integer(mi) || iter < json_integer_value(mi))
+		return 0;
+	if (p->have) {
+		int c = cmp_mv(metric, variant, p->metric, p->variant);
+		if (p->earlier ? c < 0 : c > 0)
+			return 0;
+		if (c == 0 && strcmp(url, p->url) <= 0)
+			return 0;
+		free(p->metric);
+		free(p->variant);
+		free(p->url);
+		free(p->doc);
+	}
+	p->have = 1;
+	p->iter = iter;
+	p->metric = xstrdup(metric);
+	p->variant = xstrdup(variant);
+	p->url = xstrdup(url);
+	p->doc = xstrdup(doc);
+	return 0;
+}
+
+char *
+samples_pick_end(struct samples_pick *p)
+{
+	char *doc = p->doc;
+	free(p->metric);
+	free(p->variant);
+	free(p->url);
+	json_decref(p->cands);
+	memset(p, 0, sizeof *p);
+	return doc;
 }
 
 const json_t *

@@ -50,9 +50,12 @@ struct samples_page {
 };
 
 void samples_page_begin(struct samples_page *pg, const json_t *task_state, size_t max_events);
-/* Offer one row (ev is stolen). 1 when the page cannot take more events, else 0. */
+/* Offer one row: 1 when its event belongs in the page (hand it to samples_page_take), 0 when
+ * not, -1 when the page cannot take more events. */
 int samples_page_row(struct samples_page *pg, int64_t iter, const char *metric,
-                     const char *variant, json_t *ev);
+                     const char *variant);
+/* Add the event of the row just accepted (ev is stolen). */
+void samples_page_take(struct samples_page *pg, json_t *ev);
 /* The iterations newest first, empty ones dropped; records their range in task_state
  * (last_min_iter / last_max_iter) when there is any. New reference; pg is freed. */
 json_t *samples_page_end(struct samples_page *pg, json_t *task_state);
@@ -66,6 +69,24 @@ int samples_page_range(const json_t *task_state, int *earlier, const char **op, 
  * come from, for the same iteration (same_iteration: variants ordered before/after the
  * current one that have images there) or for another one. Empty array when none. */
 json_t *samples_image_candidates(const json_t *state, int earlier, int same_iteration);
+
+/* Choosing the next image among the rows of an iteration-ordered scan: the first iteration
+ * with a candidate variant (at or past its min_iteration) wins, and within it the variant
+ * last (earlier) or first (later) by (metric, variant), then the greatest url. */
+struct samples_pick {
+	json_t *cands;        /* "metric\x1fvariant" -> min_iteration */
+	int earlier;
+	int have;
+	int64_t iter;
+	char *metric, *variant, *url, *doc;
+};
+
+void samples_pick_begin(struct samples_pick *p, const json_t *candidates, int earlier);
+/* Offer one row; 1 when the scan can stop (a pick was made in an earlier-seen iteration). */
+int samples_pick_row(struct samples_pick *p, int64_t iter, const char *metric,
+                     const char *variant, const char *url, const char *doc);
+/* The picked row's doc text (caller frees) or NULL; p is freed. */
+char *samples_pick_end(struct samples_pick *p);
 
 /* The state entry (metric_states / variant_states item) for metric (and variant when not
  * NULL), borrowed; NULL when absent. */

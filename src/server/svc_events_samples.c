@@ -255,9 +255,12 @@ task_page(sqlite3 *db, json_t *task_state, const char *type, long long iters, in
 	struct samples_page pg;
 	samples_page_begin(&pg, task_state, max_events);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (samples_page_row(&pg, sqlite3_column_int64(st, 0), sq_col_text(st, 1),
-		                     sq_col_text(st, 2), event_row_json(st, 3, -1)))
+		int take = samples_page_row(&pg, sqlite3_column_int64(st, 0), sq_col_text(st, 1),
+		                            sq_col_text(st, 2));
+		if (take < 0)
 			break;
+		if (take)
+			samples_page_take(&pg, event_row_json(st, 3, -1));
 	}
 	sqlite3_finalize(st);
 	free(names);
@@ -457,9 +460,9 @@ save_or_fail(struct req *q, struct reply *r, const char *kind, const char *id, j
 	return -1;
 }
 
-/* Bind the named parameters a statement has (:task, :metric, :variant, :iter, :min, :c). */
+/* Bind the named parameters a statement has (:task, :metric, :variant, :iter, :min). */
 struct nbind {
-	const char *task, *metric, *variant, *cands;
+	const char *task, *metric, *variant;
 	int64_t iter, min;
 };
 
@@ -473,8 +476,6 @@ bind_named(sqlite3_stmt *st, const struct nbind *b)
 		sq_bind_text(st, i, b->metric);
 	if ((i = sqlite3_bind_parameter_index(st, ":variant")) > 0)
 		sq_bind_text(st, i, b->variant);
-	if ((i = sqlite3_bind_parameter_index(st, ":c")) > 0)
-		sq_bind_text(st, i, b->cands);
 	if ((i = sqlite3_bind_parameter_index(st, ":iter")) > 0)
 		sqlite3_bind_int64(st, i, b->iter);
 	if ((i = sqlite3_bind_parameter_index(st, ":min")) > 0)
@@ -695,7 +696,8 @@ image_one(sqlite3 *db, const char *sql, const struct nbind *b, json_t **ev)
 }
 
 /* The image of the next/previous variant at the state's iteration (same_iteration) or of the
- * first/last variant of the next/previous iteration. */
+ * first/last variant of the next/previous iteration: one scan in iteration order (the
+ * events_by_iter index), stopped at the first iteration holding a candidate. */
 static int
 image_next(sqlite3 *db, const json_t *state, int earlier, int same_iteration, json_t **ev)
 {
@@ -705,31 +707,43 @@ image_next(sqlite3 *db, const json_t *state, int earlier, int same_iteration, js
 		json_decref(cands);
 		return 0;
 	}
-	char *ctext = json_dumps(cands, JSON_COMPACT);
-	json_decref(cands);
-	if (!ctext)
-		return -1;
 	json_t *itv = json_object_get(state, "iteration");
-	const char *d = earlier ? "DESC" : "ASC";
-	char *where = same_iteration ? xstrdup("e.iter = :iter") :
-	              json_is_integer(itv) ? xasprintf("e.iter %s :iter", earlier ? "<" : ">") :
-	              xstrdup("1");
-	char *sql = xasprintf(
-		"SELECT e.doc FROM json_each(:c) c JOIN events e ON e.task = :task"
-		" AND e.type = '" T_IMAGE "' AND e.metric = json_extract(c.value, '$[0]')"
-		" AND e.variant = json_extract(c.value, '$[1]')"
-		" AND e.iter >= json_extract(c.value, '$[2]')"
-		" WHERE %s AND json_extract(e.doc, '$.url') IS NOT NULL"
-		" ORDER BY %s e.metric %s, e.variant %s, json_extract(e.doc, '$.url') DESC,"
-		" e.seq DESC LIMIT 1",
-		where, same_iteration ? "" : earlier ? "e.iter DESC," : "e.iter ASC,", d, d);
-	free(where);
-	struct nbind b = {.task = sget(state, "task"), .cands = ctext,
-	                  .iter = json_integer_value(itv)};
-	int rc = image_one(db, sql, &b, ev);
+	const char *where = same_iteration ? "iter = :iter" :
+	                    !json_is_integer(itv) ? "1" : earlier ? "iter < :iter" : "iter > :iter";
+	char *sql = xasprintf("SELECT iter, metric, variant, " URL_SQL ", doc FROM events"
+	                      " WHERE task = :task AND type = '" T_IMAGE "' AND %s"
+	                      " AND " URL_SQL " IS NOT NULL ORDER BY iter %s",
+	                      where, earlier ? "DESC" : "ASC");
+	sqlite3_stmt *st = sq_prepare(db, sql);
 	free(sql);
-	free(ctext);
-	return rc;
+	if (!st) {
+		json_decref(cands);
+		return -1;
+	}
+	struct nbind b = {.task = sget(state, "task"), .iter = json_integer_value(itv)};
+	bind_named(st, &b);
+	struct samples_pick pick;
+	samples_pick_begin(&pick, cands, earlier);
+	json_decref(cands);
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (samples_pick_row(&pick, sqlite3_column_int64(st, 0), sq_col_text(st, 1),
+		                     sq_col_text(st, 2), sq_col_text(st, 3), sq_col_text(st, 4)))
+			break;
+	}
+	sqlite3_finalize(st);
+	char *doc = samples_pick_end(&pick);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		free(doc);
+		return -1;
+	}
+	if (doc) {
+		*ev = json_loads(doc, 0, NULL);
+		free(doc);
+		if (!*ev)
+			return -1;
+	}
+	return 0;
 }
 
 static void
