@@ -185,7 +185,8 @@ samples_page_end(struct samples_page *pg, json_t *task_state)
 	json_t **v = n ? xreallocarray(NULL, n, sizeof *v) : NULL;
 	for (size_t i = 0; i < n; i++)
 		v[i] = json_incref(json_array_get(its, i));
-	qsort(v, n, sizeof *v, cmp_iter_desc);
+	if (n > 1)
+		qsort(v, n, sizeof *v, cmp_iter_desc);
 	json_t *out = json_array();
 	for (size_t i = 0; i < n; i++)
 		json_array_append_new(out, v[i]);

@@ -97,6 +97,16 @@ def test_debug_images_pages_recycled_urls_and_tasks(api):
     # the second task had one iteration: nothing earlier
     assert iters_of(r, 1) == []
 
+    # a page whose iterations hold only overwritten images comes back empty
+    recycled = new_task(api, "images-recycled")
+    api.batch("events.add_batch", [image(recycled, n, "img", "r", url=f"http://files/r{n % 2}")
+                                   for n in range(6)])
+    r = api.call("events.debug_images", metrics=[{"task": recycled}], iters=2)
+    assert iters_of(r) == [5, 4]
+    r = api.call("events.debug_images", metrics=[{"task": recycled}], iters=2,
+                 scroll_id=r["scroll_id"])
+    assert iters_of(r) == []
+
     empty = new_task(api, "images-empty")
     r = api.call("events.debug_images", metrics=[{"task": empty}], iters=5)
     assert r["metrics"] == [{"task": empty, "iterations": []}] and r["scroll_id"]
