@@ -79,16 +79,16 @@ image_variants_stmt(sqlite3 *db, const char *task, const char *metric)
 		"WITH img AS (SELECT metric, variant, iter, " URL_SQL " AS url FROM events"
 		"  WHERE task = ?1 AND type = '" T_IMAGE "' AND iter IS NOT NULL"
 		"  AND " URL_SQL " IS NOT NULL%s),"
-		" per_url AS (SELECT metric, variant, url, MAX(iter) AS mx FROM img"
-		"  GROUP BY metric, variant, url),"
-		" ranked AS (SELECT metric, variant, url, mx,"
+		" u AS (SELECT metric, variant, url, iter,"
+		"  MAX(iter) OVER (PARTITION BY metric, variant, url) AS mx FROM img),"
+		" per_url AS (SELECT metric, variant, url, mx,"
+		"  MAX(CASE WHEN iter < mx THEN iter END) AS prev FROM u GROUP BY metric, variant, url),"
+		" ranked AS (SELECT metric, variant, mx, prev,"
 		"  MIN(mx) OVER (PARTITION BY metric, variant) AS mn,"
 		"  ROW_NUMBER() OVER (PARTITION BY metric, variant ORDER BY mx DESC, url DESC) AS rn"
 		"  FROM per_url)"
-		" SELECT r.metric, r.variant, r.mn, r.mx,"
-		"  (SELECT MAX(i.iter) FROM img i WHERE i.metric = r.metric AND i.variant = r.variant"
-		"   AND i.url = r.url AND i.iter < r.mx)"
-		" FROM ranked r WHERE r.rn = 1 ORDER BY r.metric, r.variant",
+		" SELECT metric, variant, mn, mx, prev FROM ranked WHERE rn = 1"
+		" ORDER BY metric, variant",
 		metric ? " AND metric = ?2" : "");
 	sqlite3_stmt *st = sq_prepare(db, sql);
 	free(sql);
