@@ -115,6 +115,7 @@ extern const struct endpoint svc_queues_endpoints[];
 extern const struct endpoint svc_workers_endpoints[];
 extern const struct endpoint svc_events_endpoints[];
 extern const struct endpoint svc_events_multi_endpoints[]; /* svc_events_multi.c */
+extern const struct endpoint svc_events_samples_endpoints[]; /* svc_events_samples.c */
 
 /* Schemas, run at open in this order (CREATE TABLE IF NOT EXISTS ...). */
 extern const char svc_core_schema[];     /* users, credentials, projects, tasks (task_store.c) */
