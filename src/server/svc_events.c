@@ -968,8 +968,9 @@ h_get_task_single_value_metrics(struct req *q, struct reply *r)
 	sqlite3_stmt *st = sq_prepare(q->db, "SELECT metric, variant, value, timestamp FROM events"
 	                                     " WHERE task = ? AND type = 'training_stats_scalar'"
 	                                     " AND iter = ? ORDER BY metric, variant");
+	int model = json_is_true(json_object_get(q->body, "model_events"));
 	for (size_t i = 0; st && i < n; i++) {
-		json_t *t = task_load(q->db, tasks[i]);
+		json_t *t = model ? model_load(q->db, tasks[i]) : task_load(q->db, tasks[i]);
 		if (!t)
 			continue;
 		sqlite3_reset(st);
