@@ -16,6 +16,7 @@
 #include "server/getall.h"
 #include "server/models.h"
 #include "server/projects.h"
+#include "server/ref_expand.h"
 #include "server/svc_tasks.h"
 #include "util.h"
 
@@ -411,6 +412,8 @@ models_get_all(struct req *q, struct reply *r)
 	getall_reply(q, r, docs, &model_spec, "models");
 	if (include_stats && !r->code)
 		add_label_stats(docs, json_object_get(r->data, "models"));
+	if (!r->code && ref_expand_wanted(q))
+		ref_expand_ids(json_object_get(r->data, "models"), ref_model_paths);
 	json_decref(docs);
 }
 
