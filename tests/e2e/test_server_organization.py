@@ -197,4 +197,6 @@ def test_get_project_usages(api):
                **dict(body, from_date="yesterday")) == (400, 12)
     assert err(api.call, "organization.get_project_usages", from_date=body["from_date"],
                to_date=body["to_date"]) == (400, 12)
+    assert err(api.call, "workers.register", worker="w-bad", queues=[q],
+               resources={"gpu_usage": "two"}) == (400, 12)
     assert t_root
