@@ -14,7 +14,9 @@
 #include "server/auth.h"
 #include "server/front.h"
 #include "server/models.h"
+#include "server/organization.h"
 #include "server/reports.h"
+#include "server/serving.h"
 #include "server/worker_stats.h"
 #include "util.h"
 
@@ -23,7 +25,7 @@ static const struct endpoint *const g_tables[] = {
 	svc_tasks_endpoints, svc_queues_endpoints, svc_workers_endpoints, svc_events_endpoints,
 	svc_models_endpoints, svc_events_multi_endpoints, worker_stats_endpoints,
 	svc_move_endpoints, svc_pipelines_endpoints, svc_events_samples_endpoints,
-	svc_reports_endpoints,
+	svc_reports_endpoints, svc_organization_endpoints, svc_serving_endpoints,
 };
 
 void
