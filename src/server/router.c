@@ -14,11 +14,13 @@
 #include "server/auth.h"
 #include "server/front.h"
 #include "server/models.h"
+#include "server/projects.h"
 #include "server/worker_stats.h"
 #include "util.h"
 
 static const struct endpoint *const g_tables[] = {
 	svc_auth_endpoints,  svc_server_endpoints, svc_users_endpoints,  svc_projects_endpoints,
+	svc_projects_meta_endpoints,
 	svc_tasks_endpoints, svc_queues_endpoints, svc_workers_endpoints, svc_events_endpoints,
 	svc_models_endpoints, svc_events_multi_endpoints, worker_stats_endpoints,
 };

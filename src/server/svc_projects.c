@@ -52,7 +52,7 @@ project_visible(sqlite3 *db, const struct identity *who, const char *id)
 	return ok;
 }
 
-static int
+int
 project_save(sqlite3 *db, const json_t *p)
 {
 	char *text = json_dumps(p, JSON_COMPACT);
@@ -268,10 +268,17 @@ projects_update(struct req *q, struct reply *r)
 	}
 	json_t *p = project_load(q->db, id);
 	const char *c = json_string_value(json_object_get(p, "company"));
-	if (!p || !c || strcmp(c, q->who->company) != 0) {
+	if (!p || !c || (*c && strcmp(c, q->who->company) != 0)) {
 		db_rollback(q->db);
 		json_decref(p);
 		reply_err(r, 400, 401, "Invalid project id: id=%s", id);
+		return;
+	}
+	if (!*c) {
+		/* public projects are read-only until made private again */
+		db_rollback(q->db);
+		json_decref(p);
+		reply_err(r, 403, 21, "Forbidden (modification not allowed): id=%s", id);
 		return;
 	}
 	json_t *fields = json_object();
