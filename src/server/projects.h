@@ -10,6 +10,7 @@
 /* Endpoint tables of the other projects.* files (svc_projects_meta.c, svc_projects_tags.c,
  * svc_projects_delete.c). */
 extern const struct endpoint svc_projects_meta_endpoints[];
+extern const struct endpoint svc_projects_delete_endpoints[];
 
 /* The project document (new reference) or NULL. */
 json_t *project_load(sqlite3 *db, const char *id);
