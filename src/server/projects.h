@@ -11,6 +11,8 @@
  * svc_projects_delete.c). */
 extern const struct endpoint svc_projects_meta_endpoints[];
 extern const struct endpoint svc_projects_delete_endpoints[];
+/* svc_tags.c: projects.get_*_tags, organization.get_tags, tasks|models.update_tags */
+extern const struct endpoint svc_tags_endpoints[];
 
 /* The project document (new reference) or NULL. */
 json_t *project_load(sqlite3 *db, const char *id);
