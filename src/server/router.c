@@ -15,6 +15,7 @@
 #include "server/front.h"
 #include "server/models.h"
 #include "server/projects.h"
+#include "server/tags_compat.h"
 #include "server/worker_stats.h"
 #include "util.h"
 
@@ -199,7 +200,12 @@ router_dispatch(struct req *q, struct reply *r)
 		reply_err(r, 500, 100, "General data error (database unavailable)");
 		return;
 	}
+	int old_tags = tags_compat_applies(q);
+	if (old_tags)
+		tags_compat_request(q);
 	ep->fn(q, r);
+	if (old_tags)
+		tags_compat_reply(q, r);
 	if (q->who == &who)
 		q->who = NULL;
 	if (sqlite3_get_autocommit(q->db) == 0) {
