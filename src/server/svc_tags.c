@@ -319,13 +319,14 @@ update_tags(struct req *q, struct reply *r, int models)
 			json_array_append_new(docs, d);
 			continue;
 		}
+		int public = d && c && !*c;
 		json_decref(d);
 		if (models)
 			continue;
 		json_decref(docs);
 		json_decref(seen);
 		db_rollback(q->db);
-		if (d && c && !*c)
+		if (public)
 			reply_err(r, 403, 21, "Forbidden (modification not allowed): task=%s", id);
 		else
 			reply_err(r, 400, 101, "Invalid task id: ids=%s", id);
