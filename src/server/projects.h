@@ -33,14 +33,14 @@ int project_ids_check(const json_t *ids, struct reply *r, const char *field);
 /* The string ids of ids plus, when children, every project below them, as JSON array text
  * (malloc'd) for json_each(); NULL on a database error. */
 char *project_ids_expand(sqlite3 *db, const json_t *ids, int children);
-enum { PS_ALL = 0, PS_ROOT = 1, PS_LIST = 2 };
+enum { PS_ALL = 0, PS_ROOT = 1, PS_LIST = 2, PS_LIST_ROOT = 3 };
 /* The task (models 0) or model (1) documents of company (and public ones when allow_public) in
  * scope: PS_ALL every one, PS_ROOT those without a project, PS_LIST those in list (JSON array
- * text). New array, oldest first; NULL on a database error. */
+ * text), PS_LIST_ROOT both. New array, oldest first; NULL on a database error. */
 json_t *project_entities(sqlite3 *db, int models, const char *company, int allow_public, int scope,
                          const char *list);
-/* The same for a request: in projects (with children when asked) or, when projects is absent or
- * empty, every one. NULL with r filled on error. */
+/* The same for a request: in projects (with children when asked; a null id adds those without
+ * a project) or, when projects is absent or empty, every one. NULL with r filled on error. */
 json_t *project_entities_of(struct req *q, struct reply *r, int models, const json_t *projects,
                             int children, int allow_public);
 

@@ -79,14 +79,14 @@ project_ids_expand(sqlite3 *db, const json_t *ids, int children)
 }
 
 /* One SQL text per table (db_stmt caches by text): ?1 company, ?2 allow public, ?3 the scope
- * (PS_ALL / PS_ROOT / PS_LIST), ?4 the project id list. */
+ * (PS_ALL / PS_ROOT / PS_LIST / PS_LIST_ROOT), ?4 the project id list. */
 static const char tasks_in_scope[] =
 	"SELECT doc FROM tasks WHERE (company = ?1 OR (?2 AND company = '')) AND (?3 = 0 OR "
-	"(?3 = 1 AND (project IS NULL OR project = '')) OR (?3 = 2 AND project IN "
+	"(?3 IN (1, 3) AND (project IS NULL OR project = '')) OR (?3 IN (2, 3) AND project IN "
 	"(SELECT value FROM json_each(?4)))) ORDER BY created";
 static const char models_in_scope[] =
 	"SELECT doc FROM models WHERE (company = ?1 OR (?2 AND company = '')) AND (?3 = 0 OR "
-	"(?3 = 1 AND (project IS NULL OR project = '')) OR (?3 = 2 AND project IN "
+	"(?3 IN (1, 3) AND (project IS NULL OR project = '')) OR (?3 IN (2, 3) AND project IN "
 	"(SELECT value FROM json_each(?4)))) ORDER BY created";
 
 json_t *
@@ -131,6 +131,12 @@ project_entities_of(struct req *q, struct reply *r, int models, const json_t *pr
 			return NULL;
 		}
 		scope = PS_LIST;
+		/* a null among the ids stands for "no project", as upstream's project__in=[None] */
+		size_t i;
+		json_t *v;
+		json_array_foreach(projects, i, v)
+			if (json_is_null(v))
+				scope = PS_LIST_ROOT;
 	}
 	json_t *docs = project_entities(q->db, models, q->who->company, allow_public, scope, list);
 	free(list);

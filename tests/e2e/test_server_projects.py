@@ -55,6 +55,11 @@ def test_task_parents(api):
     assert [x["id"] for x in got] == [pa]
     got = api.call("projects.get_task_parents")["parents"]
     assert {"id": loose, "name": "Loose parent"} in got and len(got) == 3
+    # null stands for "no project"
+    got = api.call("projects.get_task_parents", projects=[None])["parents"]
+    assert [x["id"] for x in got] == [loose]
+    got = api.call("projects.get_task_parents", projects=[None, sub])["parents"]
+    assert [x["id"] for x in got] == [loose, pb]
     got = api.call("projects.get_task_parents", projects=[p], tasks_state="archived")["parents"]
     assert [x["id"] for x in got] == [pb]
     got = api.call("projects.get_task_parents", projects=[p], tasks_state="active")["parents"]
