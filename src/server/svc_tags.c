@@ -44,7 +44,13 @@ tag_filter(struct req *q, struct reply *r, struct getall_filter **f)
 		json_t *v = json_object_get(filter, *k);
 		if (!v || json_is_null(v))
 			continue;
-		if (!json_is_array(v) || json_array_size(v) > MAX_TAGS_EDIT) {
+		int ok = json_is_array(v) && json_array_size(v) <= MAX_TAGS_EDIT;
+		size_t i;
+		json_t *e;
+		/* null stands for "no tags" in the list-field language */
+		json_array_foreach(v, i, e)
+			ok = ok && (json_is_null(e) || (json_is_string(e) && json_string_length(e) <= MAX_TAG_LEN));
+		if (!ok) {
 			json_decref(body);
 			reply_err(r, 400, 12, "Validation error (expected a list of tags): field=filter.%s", *k);
 			return -1;

@@ -164,6 +164,7 @@ def test_project_entity_and_org_tags(api):
     api.call("tasks.delete", task=t1, force=True)
     assert api.call("organization.get_tags")["tags"] == ["c", "m1"]
     assert err_codes(api.call, "organization.get_tags", filter="x") == (400, 12)
+    assert err_codes(api.call, "projects.get_task_tags", filter={"tags": [1]}) == (400, 12)
 
 
 def test_update_tags(api):
