@@ -11,6 +11,13 @@
  * svc_projects_delete.c). */
 extern const struct endpoint svc_projects_meta_endpoints[];
 extern const struct endpoint svc_projects_delete_endpoints[];
+/* svc_projects_move.c: projects.move, projects.merge */
+extern const struct endpoint svc_projects_move_endpoints[];
+/* Inside the caller's transaction: the company's project old_name and every project below it
+ * renamed to new_name…, the top one's parent set to parent_id (NULL/"": none); *moved (may be
+ * NULL) the number renamed. 0, or -1 with r filled (400/801 on a name clash). */
+int project_rename_tree(struct req *q, struct reply *r, const char *old_name, const char *new_name,
+                        const char *parent_id, int *moved);
 /* svc_tags.c: projects.get_*_tags, organization.get_tags, tasks|models.update_tags */
 extern const struct endpoint svc_tags_endpoints[];
 

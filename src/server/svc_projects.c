@@ -165,6 +165,42 @@ project_create(sqlite3 *db, const struct identity *who, const char *name, const 
 	return 0;
 }
 
+/* "a//b /c/" → "a/b/c": empty parts dropped, each part trimmed, as the real server cleans a
+ * project name up; NULL when nothing is left. Caller frees. */
+static char *
+project_name_normalize(const char *in)
+{
+	struct buf b;
+	buf_init(&b, strlen(in) + 1);
+	const char *p = in;
+	while (*p) {
+		const char *e = strchr(p, '/');
+		size_t n = e ? (size_t)(e - p) : strlen(p);
+		const char *s = p;
+		while (n && (*s == ' ' || *s == '\t')) {
+			s++;
+			n--;
+		}
+		while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+			n--;
+		if (n) {
+			if (b.len)
+				buf_puts(&b, "/");
+			buf_append(&b, s, n);
+		}
+		p = e ? e + 1 : p + strlen(p);
+	}
+	if (!b.len) {
+		buf_free(&b);
+		return NULL;
+	}
+	char *out = buf_steal(&b);
+	buf_free(&b);
+	return out;
+}
+
+static void projects_create_named(struct req *q, struct reply *r, const char *name);
+
 static void
 projects_create(struct req *q, struct reply *r)
 {
@@ -177,12 +213,25 @@ projects_create(struct req *q, struct reply *r)
 		reply_err(r, 400, 12, "Validation error (expected a string): field=name");
 		return;
 	}
-	const char *name = json_string_value(nv);
-	if (!name_ok(name)) {
-		reply_err(r, 400, 800, "Data validation error (name must be at least 3 characters): name=%s",
-		          name);
+	char *name = project_name_normalize(json_string_value(nv));
+	if (!name) {
+		reply_err(r, 400, 407, "Invalid project name: name=%.256s", json_string_value(nv));
 		return;
 	}
+	const char *base = strrchr(name, '/');
+	if (!name_ok(base ? base + 1 : name)) {
+		reply_err(r, 400, 800, "Data validation error (name must be at least 3 characters): name=%s",
+		          name);
+		free(name);
+		return;
+	}
+	projects_create_named(q, r, name);
+	free(name);
+}
+
+static void
+projects_create_named(struct req *q, struct reply *r, const char *name)
+{
 	static const char *const lists[] = {"tags", "system_tags", NULL};
 	for (const char *const *k = lists; *k; k++) {
 		json_t *v = json_object_get(q->body, *k);
@@ -295,13 +344,35 @@ projects_update(struct req *q, struct reply *r)
 			reply_err(r, 400, 800, "Data validation error (name must be at least 3 characters)");
 			return;
 		}
-		json_object_set(p, *k, v);
-		json_object_set(fields, *k, v);
-		if (!strcmp(*k, "name")) {
-			const char *n = json_string_value(v);
-			const char *sl = strrchr(n, '/');
+		const char *cur = json_string_value(json_object_get(p, "name"));
+		if (!strcmp(*k, "name") && cur && strcmp(json_string_value(v), cur) != 0) {
+			/* a rename in place: the location (the part before the last '/') stays, and every
+			 * subproject's name follows */
+			const char *n = json_string_value(v), *old = cur;
+			const char *sl = strrchr(n, '/'), *osl = strrchr(old, '/');
+			size_t loc = sl ? (size_t)(sl - n) : 0, oloc = osl ? (size_t)(osl - old) : 0;
+			if (loc != oloc || strncmp(n, old, loc) != 0) {
+				db_rollback(q->db);
+				json_decref(p);
+				json_decref(fields);
+				reply_err(r, 400, 408, "Cannot update project location. Use projects.move "
+				          "instead: name=%.256s", n);
+				return;
+			}
+			char *old_name = xstrdup(old);
+			int rrc = project_rename_tree(q, r, old_name, n,
+			                              json_string_value(json_object_get(p, "parent")), NULL);
+			free(old_name);
+			if (rrc != 0) {
+				db_rollback(q->db);
+				json_decref(p);
+				json_decref(fields);
+				return;
+			}
 			json_object_set_new(p, "basename", json_string(sl ? sl + 1 : n));
 		}
+		json_object_set(p, *k, v);
+		json_object_set(fields, *k, v);
 	}
 	char now[48];
 	db_now_iso(now, sizeof(now));

@@ -269,9 +269,11 @@ projects_delete(struct req *q, struct reply *r)
 	         delete_tasks(q, &s, contents, artifact_urls) == 0;
 	sqlite3_stmt *st = db_stmt(q->db, "DELETE FROM projects WHERE id IN "
 	                                  "(SELECT value FROM json_each(?))");
+	int nprojects = 0;
 	if (st) {
 		sqlite3_bind_text(st, 1, s.list, -1, SQLITE_STATIC);
 		ok = ok && sqlite3_step(st) == SQLITE_DONE;
+		nprojects = sqlite3_changes(q->db);
 		db_stmt_done(st);
 	} else {
 		ok = 0;
@@ -292,7 +294,9 @@ projects_delete(struct req *q, struct reply *r)
 		json_decref(model_urls);
 		json_decref(artifact_urls);
 	}
-	reply_data(r, json_pack("{s:i,s:i,s:i,s:i,s:o}", "deleted", 1, "disassociated_tasks",
+	/* the projects removed, subprojects included, as the real server counts them (its schema
+	 * text says 0 or 1) */
+	reply_data(r, json_pack("{s:i,s:i,s:i,s:i,s:o}", "deleted", nprojects, "disassociated_tasks",
 	                        contents ? 0 : ntasks, "deleted_tasks", contents ? ntasks : 0,
 	                        "deleted_models", contents ? nmodels : 0, "urls", urls));
 }

@@ -120,8 +120,8 @@ def test_validate_delete_and_delete_rules(api):
 
     # datasets block while a version is live, pipelines while a controller is not archived
     top = api.call("projects.create", name="del top")["id"]
-    ds = api.call("projects.create", name="del top/.datasets/ds", system_tags=["dataset"])["id"]
-    pl = api.call("projects.create", name="del top/.pipelines/pl", system_tags=["pipeline"])["id"]
+    ds = api.call("projects.create", name="del top/.datasets/dset", system_tags=["dataset"])["id"]
+    pl = api.call("projects.create", name="del top/.pipelines/pipe", system_tags=["pipeline"])["id"]
     dt = new_task(api, project=ds, system_tags=["dataset"])
     ct = new_task(api, project=pl, type="controller", system_tags=["pipeline"])
     v = api.call("projects.validate_delete", project=top)
