@@ -168,6 +168,23 @@ cmp_by_name(const void *a, const void *b)
 	return strcmp(x ? x : "", y ? y : "");
 }
 
+/* items (stolen) as a new array ordered by their "name" */
+static json_t *
+sorted_by_name(json_t *items)
+{
+	size_t n = json_array_size(items), i;
+	json_t **v = xcalloc(n ? n : 1, sizeof(*v));
+	for (i = 0; i < n; i++)
+		v[i] = json_array_get(items, i);
+	qsort(v, n, sizeof(*v), cmp_by_name);
+	json_t *sorted = json_array();
+	for (i = 0; i < n; i++)
+		json_array_append(sorted, v[i]);
+	free(v);
+	json_decref(items);
+	return sorted;
+}
+
 /* The {id, name, project: {id, name}} entry of a parent the caller may read, or NULL. */
 static json_t *
 parent_entry(struct req *q, const char *id, const char *pattern)
@@ -238,17 +255,52 @@ projects_get_task_parents(struct req *q, struct reply *r)
 	json_decref(tasks);
 	json_decref(seen);
 	free(pattern);
-	size_t n = json_array_size(parents);
-	json_t **v = xcalloc(n ? n : 1, sizeof(*v));
-	for (i = 0; i < n; i++)
-		v[i] = json_array_get(parents, i);
-	qsort(v, n, sizeof(*v), cmp_by_name);
-	json_t *sorted = json_array();
-	for (i = 0; i < n; i++)
-		json_array_append(sorted, v[i]);
-	free(v);
-	json_decref(parents);
-	reply_data(r, json_pack("{s:o}", "parents", sorted));
+	reply_data(r, json_pack("{s:o}", "parents", sorted_by_name(parents)));
+}
+
+/* The users (id, name) who created the tasks (entity "task") or models of the projects. */
+static void
+projects_get_user_names(struct req *q, struct reply *r)
+{
+	json_t *projects = json_object_get(q->body, "projects");
+	int subs = 1;
+	const char *entity = "task";
+	if (project_ids_check(projects, r, "projects") || req_bool(q, r, "include_subprojects", 0, &subs) ||
+	    req_str(q, r, "entity", 0, &entity))
+		return;
+	if (strcmp(entity, "task") != 0 && strcmp(entity, "model") != 0) {
+		reply_err(r, 400, 12, "Validation error (entity must be task or model): entity=%.32s",
+		          entity);
+		return;
+	}
+	json_t *docs = project_entities_of(q, r, !strcmp(entity, "model"), projects, subs, 1);
+	if (!docs)
+		return;
+	json_t *seen = json_object();
+	size_t i;
+	json_t *d;
+	json_array_foreach(docs, i, d)
+		if (sget(d, "user") && *sget(d, "user"))
+			json_object_set_new(seen, sget(d, "user"), json_true());
+	json_decref(docs);
+	json_t *users = json_array();
+	sqlite3_stmt *st = db_stmt(q->db, "SELECT id, name FROM users WHERE id = ?");
+	const char *uid;
+	json_t *v;
+	json_object_foreach(seen, uid, v) {
+		if (!st)
+			break;
+		sqlite3_reset(st);
+		sqlite3_bind_text(st, 1, uid, -1, SQLITE_STATIC);
+		if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+			json_array_append_new(users, json_pack("{s:s,s:s}", "id", uid, "name",
+			                                       sqlite3_column_text(st, 1)
+			                                               ? (const char *)sqlite3_column_text(st, 1)
+			                                               : ""));
+	}
+	db_stmt_done(st);
+	json_decref(seen);
+	reply_data(r, json_pack("{s:o}", "users", sorted_by_name(users)));
 }
 
 /* ---------------------------------------------------------------- model metadata */
@@ -378,6 +430,7 @@ const struct endpoint svc_projects_meta_endpoints[] = {
 	{"projects.make_public", "2.9", 0, projects_make_public},
 	{"projects.make_private", "2.9", 0, projects_make_private},
 	{"projects.get_task_parents", "2.12", 0, projects_get_task_parents},
+	{"projects.get_user_names", "2.26", 0, projects_get_user_names},
 	{"projects.get_model_metadata_keys", "2.17", 0, projects_get_model_metadata_keys},
 	{"projects.get_model_metadata_values", "2.17", 0, projects_get_model_metadata_values},
 	{0},
