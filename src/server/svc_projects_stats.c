@@ -16,9 +16,7 @@
  *
  * The projects are held in memory as an index (id -> parent index) built from the documents
  * get_all already loaded; tasks and models come from SQL by project list and are aggregated
- * here. Stats filters (include_stats_filter, children tags) take the legacy list form
- * (list_filter_pass, upstream's aggregation reading of it, which differs from get_all's) and the
- * {any, all, op} form (field_filter_pass).
+ * here, through the entity filters of stats_filter.c.
  */
 #include <string.h>
 
@@ -27,12 +25,12 @@
 #include "server/ref_expand.h"
 #include "server/reports.h"
 #include "server/server.h"
+#include "server/stats_filter.h"
 #include "server/svc_tasks.h"
 #include "util.h"
 
 #define MAX_DEPTH 64          /* parent links followed before a chain counts as broken */
 #define MAX_LIST 1000         /* ids / users / tags a request may name */
-#define MAX_FILTER_KEYS 16    /* fields of include_stats_filter */
 #define N_STATUS 10
 
 static const char *const task_statuses[N_STATUS] = {
@@ -96,282 +94,6 @@ static int
 is_hidden(const json_t *doc)
 {
 	return has_tag(doc, "system_tags", "hidden");
-}
-
-/* ---------------------------------------------------------------- entity filters */
-
-static int
-str_in(const json_t *list, const char *s)
-{
-	size_t i;
-	json_t *v;
-	json_array_foreach(list, i, v)
-		if (json_is_string(v) && s && !strcmp(json_string_value(v), s))
-			return 1;
-	return 0;
-}
-
-/* The strings a document holds at a field, as a new array (a scalar becomes one item). */
-static json_t *
-field_values(const json_t *doc, const char *field)
-{
-	json_t *v = json_path_get(doc, field);
-	if (json_is_array(v))
-		return json_incref(v);
-	json_t *out = json_array();
-	if (json_is_string(v))
-		json_array_append(out, v);
-	return out;
-}
-
-static int
-count_in(const json_t *want, const json_t *have)
-{
-	int n = 0;
-	size_t i;
-	json_t *v;
-	json_array_foreach(want, i, v)
-		if (json_is_string(v) && str_in(have, json_string_value(v)))
-			n++;
-	return n;
-}
-
-/* The {any: {include, exclude}, all: {include, exclude}, op} filter over the strings of have:
- * any.include "holds one of", any.exclude "misses one of" (either passes); all.include "holds
- * every one", all.exclude "holds none" (both must); op joins the two parts (and / or). */
-static int
-field_filter_pass(const json_t *f, const json_t *have)
-{
-	int parts = 0, any_ok = 1, all_ok = 1;
-	const json_t *any = json_object_get(f, "any"), *all = json_object_get(f, "all");
-	if (json_is_object(any)) {
-		const json_t *inc = json_object_get(any, "include"), *exc = json_object_get(any, "exclude");
-		size_t ni = json_array_size(inc), ne = json_array_size(exc);
-		if (ni || ne) {
-			parts |= 1;
-			any_ok = (ni && count_in(inc, have) > 0) ||
-			         (ne && count_in(exc, have) < (int)ne);
-		}
-	}
-	if (json_is_object(all)) {
-		const json_t *inc = json_object_get(all, "include"), *exc = json_object_get(all, "exclude");
-		size_t ni = json_array_size(inc), ne = json_array_size(exc);
-		if (ni || ne) {
-			parts |= 2;
-			all_ok = (!ni || count_in(inc, have) == (int)ni) && (!ne || count_in(exc, have) == 0);
-		}
-	}
-	const char *op = sget(f, "op");
-	if (op && !strcmp(op, "or") && parts == 3)
-		return any_ok || all_ok;
-	return any_ok && all_ok;
-}
-
-static int
-field_filter_check(const json_t *f, struct reply *r, const char *field)
-{
-	static const char *const parts[] = {"any", "all"};
-	const char *op = sget(f, "op");
-	if (op && strcmp(op, "and") != 0 && strcmp(op, "or") != 0) {
-		reply_err(r, 400, 12, "Validation error (op must be and / or): field=%s", field);
-		return -1;
-	}
-	for (int p = 0; p < 2; p++) {
-		const json_t *part = json_object_get(f, parts[p]);
-		if (!part || json_is_null(part))
-			continue;
-		if (!json_is_object(part))
-			goto bad;
-		static const char *const lists[] = {"include", "exclude"};
-		for (int l = 0; l < 2; l++) {
-			const json_t *v = json_object_get(part, lists[l]);
-			if (!v || json_is_null(v))
-				continue;
-			if (!json_is_array(v) || json_array_size(v) > MAX_LIST)
-				goto bad;
-			size_t i;
-			json_t *e;
-			json_array_foreach(v, i, e)
-				if (!json_is_string(e))
-					goto bad;
-		}
-	}
-	return 0;
-bad:
-	reply_err(r, 400, 12, "Validation error (expected {any, all: {include, exclude}}): field=%s",
-	          field);
-	return -1;
-}
-
-/* The legacy list filter of the stats queries over the strings of have, as upstream's
- * aggregation reads it: the first __$all / __$any sets how the conditions join (and by default),
- * each one sets the context of the values after it (any by default, __$nop resets); a value is
- * excluded by __$not before it or, outside an operator context, a '-' prefix. Included values
- * under any: holds one of them; under all: holds each; excluded ones: holds none of them. */
-static int
-list_filter_pass(const json_t *list, const json_t *have)
-{
-	int global = 0, ctx_all = 0, legacy = 1, negate = 0;   /* global: 0 unset, 1 and, 2 or */
-	size_t n_in = 0, hit_in = 0, n_all = 0, hit_all = 0, n_nin = 0, hit_nin = 0;
-	size_t i;
-	json_t *e;
-	json_array_foreach(list, i, e) {
-		const char *s = json_string_value(e);
-		if (!s) {
-			negate = 0;
-			continue;
-		}
-		if (!strcmp(s, "__$nop")) {
-			ctx_all = 0;
-			legacy = 1;
-			negate = 0;
-			continue;
-		}
-		if (!strcmp(s, "__$not")) {
-			negate = 1;
-			continue;
-		}
-		if (!strcmp(s, "__$all") || !strcmp(s, "__$and") || !strcmp(s, "__$any") ||
-		    !strcmp(s, "__$or")) {
-			ctx_all = !strcmp(s, "__$all") || !strcmp(s, "__$and");
-			if (!global)
-				global = ctx_all ? 1 : 2;
-			legacy = 0;
-			continue;
-		}
-		int include = !negate;
-		if (!negate && legacy && s[0] == '-' && s[1]) {
-			include = 0;
-			s++;
-		}
-		negate = 0;
-		int has = str_in(have, s);
-		if (!include) {
-			n_nin++;
-			hit_nin += has;
-		} else if (ctx_all) {
-			n_all++;
-			hit_all += has;
-		} else {
-			n_in++;
-			hit_in += has;
-		}
-	}
-	int conds = (n_in > 0) + (n_all > 0) + (n_nin > 0);
-	int c_in = !n_in || hit_in > 0, c_all = hit_all == n_all, c_nin = hit_nin == 0;
-	if (global == 2 && conds > 1)
-		return (n_in && hit_in > 0) || (n_all && hit_all == n_all) || (n_nin && hit_nin == 0);
-	return c_in && c_all && c_nin;
-}
-
-/* A compiled stats filter: {field: legacy list | field filter}, plus the users. */
-struct efilter {
-	json_t *lists;                      /* the list-form fields */
-	json_t *dicts;                      /* the {any, all} fields */
-	const json_t *users;
-};
-
-static void
-efilter_free(struct efilter *f)
-{
-	if (!f)
-		return;
-	json_decref(f->lists);
-	json_decref(f->dicts);
-	free(f);
-}
-
-/* filter (an object or NULL) compiled; NULL with r filled when malformed. */
-static struct efilter *
-efilter_new(const json_t *filter, const json_t *users, struct reply *r)
-{
-	struct efilter *f = xcalloc(1, sizeof(*f));
-	f->lists = json_object();
-	f->dicts = json_object();
-	f->users = json_array_size(users) ? users : NULL;
-	if (json_object_size(filter) > MAX_FILTER_KEYS) {
-		reply_err(r, 400, 12, "Validation error (at most %d stats filter fields)",
-		          MAX_FILTER_KEYS);
-		goto fail;
-	}
-	const char *key;
-	json_t *v;
-	json_object_foreach((json_t *)(uintptr_t)filter, key, v) {
-		if (json_is_array(v) && json_array_size(v) && json_array_size(v) <= MAX_LIST) {
-			size_t i;
-			json_t *e;
-			json_array_foreach(v, i, e)
-				if (!json_is_string(e) && !json_is_null(e)) {
-					reply_err(r, 400, 12, "Validation error (only string values are allowed "
-					          "in the list filter): field=%s", key);
-					goto fail;
-				}
-			json_object_set(f->lists, key, v);
-		} else if (json_is_object(v) && json_object_size(v)) {
-			if (field_filter_check(v, r, key) != 0)
-				goto fail;
-			json_object_set(f->dicts, key, v);
-		} else {
-			reply_err(r, 400, 12, "Validation error (non empty list or dictionary expected for "
-			          "the field): field=%s", key);
-			goto fail;
-		}
-	}
-	return f;
-fail:
-	efilter_free(f);
-	return NULL;
-}
-
-static int
-efilter_pass(const struct efilter *f, const json_t *doc)
-{
-	if (f->users && !str_in(f->users, sget(doc, "user")))
-		return 0;
-	const char *key;
-	json_t *v;
-	for (int pass = 0; pass < 2; pass++) {
-		json_object_foreach(pass ? f->dicts : f->lists, key, v) {
-			json_t *have = field_values(doc, key);
-			int ok = pass ? field_filter_pass(v, have) : list_filter_pass(v, have);
-			json_decref(have);
-			if (!ok)
-				return 0;
-		}
-	}
-	return 1;
-}
-
-/* A copy of filter (or {}) whose system_tags list is adjusted: mode 'a' replaces any
- * archived / -archived by -archived (stats over active tasks), 'o' adds -archived unless the
- * list names either (own contents), 'd' adds "dataset" (dataset projects). */
-static json_t *
-filter_with_state(const json_t *filter, int mode)
-{
-	json_t *f = json_is_object(filter) ? json_deep_copy(filter) : json_object();
-	json_t *st = json_object_get(f, "system_tags");
-	if (st && !json_is_array(st))
-		return f;
-	json_t *out = json_array();
-	int named = 0;
-	size_t i;
-	json_t *e;
-	json_array_foreach(st, i, e) {
-		const char *s = json_string_value(e);
-		int arch = s && (!strcmp(s, "archived") || !strcmp(s, "-archived"));
-		named |= arch;
-		if (mode == 'a' && arch)
-			continue;
-		json_array_append(out, e);
-	}
-	if (mode == 'a')
-		json_array_append_new(out, json_string("-archived"));
-	else if (mode == 'o' && !named)
-		json_array_insert_new(out, 0, json_string("-archived"));
-	else if (mode == 'd' && !str_in(out, "dataset"))
-		json_array_append_new(out, json_string("dataset"));
-	json_object_set_new(f, "system_tags", out);
-	return f;
 }
 
 /* ---------------------------------------------------------------- the request */
@@ -463,7 +185,7 @@ opts_parse(struct req *q, struct reply *r, struct ex_opts *o)
 		return -1;
 	if (o->children_tags_filter && !json_is_null(o->children_tags_filter) &&
 	    (!json_is_object(o->children_tags_filter) ||
-	     field_filter_check(o->children_tags_filter, r, "children_tags_filter") != 0)) {
+	     sfilter_field_check(o->children_tags_filter, r, "children_tags_filter") != 0)) {
 		if (!r->code)
 			reply_err(r, 400, 12, "Validation error (object expected): field=children_tags_filter");
 		return -1;
@@ -509,7 +231,7 @@ ids_with_children(const struct pindex *x, const json_t *ids, char *mark)
 		if (json_is_string(v))
 			json_array_append(out, v);
 	for (size_t i = 0; i < x->n; i++) {
-		int in = str_in(ids, sget(x->doc[i], "id"));
+		int in = sfilter_has(ids, sget(x->doc[i], "id"));
 		for (size_t a = 0; !in && a < json_array_size(ids); a++) {
 			int ai = pindex_find(x, json_string_value(json_array_get(ids, a)));
 			in = ai >= 0 && pindex_under(x, (int)i, ai);
@@ -532,8 +254,9 @@ select_children(struct req *q, struct reply *r, const struct ex_opts *o, const s
 {
 	char *scope = xcalloc(x->n ? x->n : 1, 1), *list = NULL;
 	char *hit = xcalloc(x->n ? x->n : 1, 1);
-	json_t *tags = children_tags_as_filter(o);
-	struct efilter *f = efilter_new(tags, o->users, r);
+	/* children tags only narrow children of a type; active_users alone looks at everything */
+	json_t *tags = o->children_type ? children_tags_as_filter(o) : json_object();
+	struct sfilter *f = sfilter_new(tags, o->users, r);
 	json_decref(tags);
 	int rc = -1;
 	if (!f)
@@ -547,7 +270,7 @@ select_children(struct req *q, struct reply *r, const struct ex_opts *o, const s
 		for (size_t i = 0; i < x->n; i++) {
 			const char *bn = sget(x->doc[i], "basename");
 			if (!has_tag(x->doc[i], "system_tags", tag) || (bn && !strcmp(bn, skip)) ||
-			    !efilter_pass(f, x->doc[i]))
+			    !sfilter_pass(f, x->doc[i]))
 				continue;
 			if (o->ids && (x->parent[i] < 0 || !scope[x->parent[i]]))
 				continue;
@@ -556,7 +279,7 @@ select_children(struct req *q, struct reply *r, const struct ex_opts *o, const s
 	} else {
 		if (!ct)
 			for (size_t i = 0; i < x->n; i++)
-				if (efilter_pass(f, x->doc[i]) && (!o->ids || scope[i]))
+				if (sfilter_pass(f, x->doc[i]) && (!o->ids || scope[i]))
 					hit[i] = 1;
 		for (int models = 0; models < (ct ? 1 : 2); models++) {
 			json_t *docs = project_entities(q->db, models, q->who->company, o->allow_public,
@@ -570,7 +293,7 @@ select_children(struct req *q, struct reply *r, const struct ex_opts *o, const s
 			json_array_foreach(docs, k, d) {
 				int pi = pindex_find(x, sget(d, "project"));
 				if (pi < 0 || (ct && !has_tag(d, "system_tags", REPORTS_TAG)) ||
-				    !efilter_pass(f, d))
+				    !sfilter_pass(f, d))
 					continue;
 				hit[pi] = 1;
 			}
@@ -587,7 +310,7 @@ select_children(struct req *q, struct reply *r, const struct ex_opts *o, const s
 	}
 	rc = 0;
 out:
-	efilter_free(f);
+	sfilter_free(f);
 	free(scope);
 	free(hit);
 	free(list);
@@ -769,7 +492,7 @@ id_list(const struct deco *d, const char *rels)
 
 /* Entities (models 0/1) in list passing f, counted per project index into cnt. 0 or -1. */
 static int
-count_entities(const struct deco *d, int models, const char *list, const struct efilter *f,
+count_entities(const struct deco *d, int models, const char *list, const struct sfilter *f,
                long long *cnt)
 {
 	json_t *docs = project_entities(d->q->db, models, d->q->who->company, 1, PS_LIST, list);
@@ -781,7 +504,7 @@ count_entities(const struct deco *d, int models, const char *list, const struct 
 	json_t *t;
 	json_array_foreach(docs, k, t) {
 		int pi = pindex_find(d->x, sget(t, "project"));
-		if (pi >= 0 && efilter_pass(f, t))
+		if (pi >= 0 && sfilter_pass(f, t))
 			cnt[pi]++;
 	}
 	json_decref(docs);
@@ -793,8 +516,8 @@ own_contents(struct deco *d)
 {
 	const struct pindex *x = d->x;
 	int ds = d->o->children_type && !strcmp(d->o->children_type, "dataset");
-	json_t *fj = filter_with_state(d->base, ds ? 'd' : 'o');
-	struct efilter *f = efilter_new(fj, d->o->users, d->r);
+	json_t *fj = sfilter_with_state(d->base, ds ? 'd' : 'o');
+	struct sfilter *f = sfilter_new(fj, d->o->users, d->r);
 	json_decref(fj);
 	if (!f)
 		return -1;
@@ -803,7 +526,7 @@ own_contents(struct deco *d)
 	int rc = 0;
 	if (ds) {
 		for (size_t j = 0; j < x->n; j++)
-			if (x->parent[j] >= 0 && efilter_pass(f, x->doc[j]))
+			if (x->parent[j] >= 0 && sfilter_pass(f, x->doc[j]))
 				tasks[x->parent[j]]++;
 	} else {
 		char *list = id_list(d, NULL);
@@ -824,7 +547,7 @@ own_contents(struct deco *d)
 	}
 	free(tasks);
 	free(models);
-	efilter_free(f);
+	sfilter_free(f);
 	return rc;
 }
 
@@ -851,8 +574,8 @@ static int
 dataset_children_stats(struct deco *d)
 {
 	const struct pindex *x = d->x;
-	json_t *fj = filter_with_state(d->base, 'd');
-	struct efilter *f = efilter_new(fj, d->o->users, d->r);
+	json_t *fj = sfilter_with_state(d->base, 'd');
+	struct sfilter *f = sfilter_new(fj, d->o->users, d->r);
 	json_decref(fj);
 	if (!f)
 		return -1;
@@ -865,7 +588,7 @@ dataset_children_stats(struct deco *d)
 		json_t *tags = json_object();
 		long long count = 0;
 		for (size_t j = 0; j < x->n; j++) {
-			if (x->parent[j] < 0 || !rel[x->parent[j]] || !efilter_pass(f, x->doc[j]))
+			if (x->parent[j] < 0 || !rel[x->parent[j]] || !sfilter_pass(f, x->doc[j]))
 				continue;
 			count++;
 			size_t k;
@@ -881,7 +604,7 @@ dataset_children_stats(struct deco *d)
 		json_decref(tags);
 	}
 	free(rel);
-	efilter_free(f);
+	sfilter_free(f);
 	return 0;
 }
 
@@ -890,8 +613,8 @@ task_stats(struct deco *d)
 {
 	const struct pindex *x = d->x;
 	size_t n = x->n ? x->n : 1;
-	json_t *fj = filter_with_state(d->base, 'a');
-	struct efilter *f = efilter_new(fj, d->o->users, d->r);
+	json_t *fj = sfilter_with_state(d->base, 'a');
+	struct sfilter *f = sfilter_new(fj, d->o->users, d->r);
 	json_decref(fj);
 	if (!f)
 		return -1;
@@ -919,7 +642,7 @@ task_stats(struct deco *d)
 	json_t *t;
 	json_array_foreach(docs, k, t) {
 		int pi = pindex_find(x, sget(t, "project"));
-		if (pi >= 0 && efilter_pass(f, t))
+		if (pi >= 0 && sfilter_pass(f, t))
 			acc_task(&acc[pi], t, since);
 	}
 	for (size_t i = 0; i < d->m; i++) {
@@ -947,7 +670,7 @@ out:
 	free(acc);
 	free(all);
 	free(rel);
-	efilter_free(f);
+	sfilter_free(f);
 	return rc;
 }
 
@@ -957,7 +680,7 @@ dataset_stats(struct deco *d)
 {
 	const struct pindex *x = d->x;
 	json_t *fj = json_pack("{s:[s]}", "system_tags", "-archived");
-	struct efilter *f = efilter_new(fj, d->o->users, d->r);
+	struct sfilter *f = sfilter_new(fj, d->o->users, d->r);
 	json_decref(fj);
 	if (!f)
 		return -1;
@@ -965,7 +688,7 @@ dataset_stats(struct deco *d)
 	json_t *docs = project_entities(d->q->db, 0, d->q->who->company, 1, PS_LIST, list);
 	free(list);
 	if (!docs) {
-		efilter_free(f);
+		sfilter_free(f);
 		reply_err(d->r, 500, 100, "General data error (reading tasks)");
 		return -1;
 	}
@@ -975,7 +698,7 @@ dataset_stats(struct deco *d)
 	json_array_foreach(docs, k, t) {
 		int pi = pindex_find(x, sget(t, "project"));
 		json_t *rt = json_object_get(t, "runtime");
-		if (pi < 0 || !json_is_object(rt) || !json_object_size(rt) || !efilter_pass(f, t))
+		if (pi < 0 || !json_is_object(rt) || !json_object_size(rt) || !sfilter_pass(f, t))
 			continue;
 		const char *lu = sget(t, "last_update"), *prev = last[pi] ? sget(last[pi], "last_update") : NULL;
 		if (!last[pi] || strcmp(lu ? lu : "", prev ? prev : "") >= 0)
@@ -996,7 +719,7 @@ dataset_stats(struct deco *d)
 	}
 	free(last);
 	json_decref(docs);
-	efilter_free(f);
+	sfilter_free(f);
 	return 0;
 }
 
@@ -1075,7 +798,7 @@ projects_query_reply(struct req *q, struct reply *r, const json_t *docs,
 		if (select_children(q, r, &o, &x, sel) != 0)
 			goto out;
 		for (i = 0; i < x.n; i++)
-			keep[i] = sel[i] && (!o.ids || str_in(o.ids, sget(x.doc[i], "id")));
+			keep[i] = sel[i] && (!o.ids || sfilter_has(o.ids, sget(x.doc[i], "id")));
 	}
 	narrow_by_parent(&o, &x, keep);
 	narrow = json_array();
