@@ -181,8 +181,12 @@ def test_active_users(api):
     t = new_task(api, project=p)
     me = api.call("tasks.get_all", id=[t], only_fields=["user"])["tasks"][0]["user"]
     got = ids(api.call("projects.get_all_ex", id=[p, q], active_users=[me]))
-    assert p in got
+    # a project the user created counts as activity too, as upstream
+    assert got == [p, q]
     assert ids(api.call("projects.get_all_ex", id=[p, q], active_users=["nobody"])) == []
+    # children_tags narrow only children of a children_type
+    assert ids(api.call("projects.get_all_ex", id=[p, q], active_users=[me],
+                        children_tags=["none such"])) == [p, q]
 
 
 @pytest.mark.parametrize("body", [
