@@ -51,4 +51,12 @@ json_t *project_entities(sqlite3 *db, int models, const char *company, int allow
 json_t *project_entities_of(struct req *q, struct reply *r, int models, const json_t *projects,
                             int children, int allow_public);
 
+/* ---- svc_projects_stats.c: the get_all(_ex) tail ---- */
+struct getall_spec;
+/* The projects.get_all(_ex) reply over docs (every project the caller may see; not stolen):
+ * parent / shallow_search, and for get_all_ex children_type, active_users, include_stats,
+ * check_own_contents, include_dataset_stats, search_hidden marks and {id} references. */
+void projects_query_reply(struct req *q, struct reply *r, const json_t *docs,
+                          const struct getall_spec *spec);
+
 #endif

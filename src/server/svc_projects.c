@@ -301,7 +301,7 @@ projects_get_all(struct req *q, struct reply *r)
 			json_decref(d);
 	}
 	db_stmt_done(st);
-	getall_reply(q, r, docs, &project_spec, "projects");
+	projects_query_reply(q, r, docs, &project_spec);
 	json_decref(docs);
 }
 
