@@ -105,25 +105,25 @@ def report(api, name, project_id, tags=()):
 
 def test_children_type(api):
     root = project(api, "kids")
-    ds = project(api, "kids/P1/Data", system_tags=["dataset"], tags=["hello", "world"])
+    ds = project(api, "kids/Pr1/Data", system_tags=["dataset"], tags=["hello", "world"])
     new_task(api, name="ds task", type="data_processing", system_tags=["dataset"], project=ds)
     new_task(api, project=ds)
-    pl = project(api, "kids/P2/Pipe", system_tags=["pipeline"])
+    pl = project(api, "kids/Pr2/Pipe", system_tags=["pipeline"])
     new_task(api, name="pl task", type="controller", system_tags=["pipeline"], project=pl)
     new_task(api, project=pl)
-    p3 = project(api, "kids/P3")
+    p3 = project(api, "kids/Pr3")
     report(api, "rep", p3)
     new_task(api, project=p3)
 
     res = api.call("projects.get_all_ex", parent=[root], shallow_search=True,
                    include_stats=True)["projects"]
     assert {p["basename"]: p["stats"]["active"]["total_tasks"] for p in res} == \
-        {"P1": 2, "P2": 2, "P3": 1}
+        {"Pr1": 2, "Pr2": 2, "Pr3": 1}
     for i, kind in enumerate(("dataset", "pipeline", "report")):
         res = api.call("projects.get_all_ex", parent=[root], children_type=kind,
                        shallow_search=True, include_stats=True,
                        check_own_contents=True)["projects"]
-        assert [p["basename"] for p in res] == ["P%d" % (i + 1)]
+        assert [p["basename"] for p in res] == ["Pr%d" % (i + 1)]
         p = res[0]
         if kind == "dataset":
             assert p["own_datasets"] == 1 and "own_tasks" not in p
