@@ -217,7 +217,7 @@ getall_regex_match(const char *pattern, const char *s)
 
 /* ---------------------------------------------------------------- clauses */
 
-enum clause_kind { C_PATTERN, C_LIST, C_RANGE, C_DATETIME, C_TEXT, C_ANYALL };
+enum clause_kind { C_PATTERN, C_LIST, C_LISTFILTER, C_RANGE, C_DATETIME, C_TEXT, C_ANYALL };
 
 struct clause {
 	enum clause_kind kind;
@@ -226,9 +226,9 @@ struct clause {
 	int has_re;
 	json_t *any, *all, *none;  /* C_LIST */
 	int any_null, none_null;
-	int has_min, has_max;      /* C_RANGE */
-	double min, max;
-	json_t *dt;                /* C_DATETIME: array of strings with optional op prefix */
+	json_t *lo, *hi;           /* C_RANGE: bounds (number or datetime string), NULL = open */
+	struct getall_list_filter *lf; /* C_LISTFILTER: the `filters` entry of this field */
+	json_t *dt;                /* C_DATETIME, C_ANYALL by datetime: conditions (see dt_ok) */
 	char *text;                /* C_TEXT: lowercased */
 	json_t *fields;            /* C_ANYALL / C_TEXT */
 	int all_mode;              /* C_ANYALL: _all_ */
@@ -267,6 +267,9 @@ filter_free(struct filter *f)
 		json_decref(c->any);
 		json_decref(c->all);
 		json_decref(c->none);
+		json_decref(c->lo);
+		json_decref(c->hi);
+		getall_list_filter_free(c->lf);
 		json_decref(c->dt);
 		free(c->text);
 		json_decref(c->fields);
@@ -353,10 +356,26 @@ compile_filter(const json_t *body, const struct getall_spec *spec, struct filter
 	f->show_hidden = sh || !spec->hidden_tag;
 	const char *key;
 	json_t *v;
+	/* filters: {<list field>: {any/all/op}}, each replacing a plain query of the same field */
+	json_t *filters = json_object_get(body, "filters");
+	if (filters && !json_is_null(filters) && !json_is_object(filters)) {
+		reply_err(r, 400, 12, "Validation error (filters must be an object)");
+		return -1;
+	}
+	json_object_foreach(filters, key, v) {
+		if (json_is_null(v) || !in_list(spec->list_fields, key))
+			continue;
+		struct clause *c = clause_new(f, r, C_LISTFILTER, key);
+		if (!c || !(c->lf = getall_list_filter_new(key, v, r)))
+			goto fail;
+	}
 	json_object_foreach((json_t *)(uintptr_t)body, key, v) {
 		if (json_is_null(v))
 			continue;
 		struct clause *c = NULL;
+		json_t *fv = json_object_get(filters, key);
+		if (fv && !json_is_null(fv) && in_list(spec->list_fields, key))
+			continue;
 		if (in_list(spec->pattern_fields, key)) {
 			if (!json_is_string(v)) {
 				reply_err(r, 400, 12, "Validation error (pattern expected): field=%s", key);
@@ -382,14 +401,10 @@ compile_filter(const json_t *body, const struct getall_spec *spec, struct filter
 			if (!(c = clause_new(f, r, C_RANGE, key)))
 				goto fail;
 			json_t *a = json_array_get(v, 0), *b = json_array_get(v, 1);
-			if (json_is_number(a)) {
-				c->has_min = 1;
-				c->min = json_number_value(a);
-			}
-			if (json_is_number(b)) {
-				c->has_max = 1;
-				c->max = json_number_value(b);
-			}
+			if (json_is_number(a) || json_is_string(a))
+				c->lo = json_incref(a);
+			if (json_is_number(b) || json_is_string(b))
+				c->hi = json_incref(b);
 		} else if (in_list(spec->datetime_fields, key)) {
 			if (!(c = clause_new(f, r, C_DATETIME, key)))
 				goto fail;
@@ -402,14 +417,39 @@ compile_filter(const json_t *body, const struct getall_spec *spec, struct filter
 			c->text = xstrdup(json_string_value(v));
 			for (char *s = c->text; *s; s++)
 				*s = (char)tolower((unsigned char)*s);
-		} else if (!strcmp(key, "_any_") || !strcmp(key, "_all_")) {
+		} else if (!strcmp(key, "_any_") || !strcmp(key, "_all_") || !strcmp(key, "_or_") ||
+		           !strcmp(key, "_and_")) {
 			json_t *pat = json_object_get(v, "pattern");
+			json_t *dt = json_object_get(v, "datetime");
 			json_t *fields = json_object_get(v, "fields");
-			if (!json_is_string(pat) || !json_is_array(fields))
+			if (!json_is_array(fields) || (!json_is_string(pat) && (!dt || json_is_null(dt))))
 				continue;
+			int all_mode = !strcmp(key, "_all_") || !strcmp(key, "_and_");
+			if (!json_is_string(pat)) {
+				/* by datetime: only the fields that are datetime fields take part */
+				json_t *dtf = json_array();
+				size_t k;
+				json_t *fld;
+				json_array_foreach(fields, k, fld)
+					if (json_is_string(fld) &&
+					    in_list(spec->datetime_fields, json_string_value(fld)))
+						json_array_append(dtf, fld);
+				if (!json_array_size(dtf)) {
+					json_decref(dtf);
+					continue;
+				}
+				if (!(c = clause_new(f, r, C_ANYALL, key))) {
+					json_decref(dtf);
+					goto fail;
+				}
+				c->all_mode = all_mode;
+				c->fields = dtf;
+				c->dt = json_is_array(dt) ? json_incref(dt) : json_pack("[O]", dt);
+				continue;
+			}
 			if (!(c = clause_new(f, r, C_ANYALL, key)))
 				goto fail;
-			c->all_mode = key[1] == 'a' && key[2] == 'l';
+			c->all_mode = all_mode;
 			c->fields = json_incref(fields);
 			if (regex_compile(json_string_value(pat), &c->re) != 0) {
 				reply_err(r, 400, 12, "Validation error (invalid regular expression): field=%s", key);
@@ -462,30 +502,62 @@ regex_on_value(const regex_t *re, const json_t *v)
 	return 0;
 }
 
+/* A [min, max] range, both ends included; an open min also takes documents without the value
+ * (the real server's range query). */
+static int
+range_ok(const json_t *docv, const json_t *lo, const json_t *hi)
+{
+	int cmp;
+	if (!docv || json_is_null(docv))
+		return !lo || json_is_null(lo);
+	if (lo && !json_is_null(lo) && (getall_value_cmp(docv, lo, &cmp) != 0 || cmp < 0))
+		return 0;
+	if (hi && !json_is_null(hi) && (getall_value_cmp(docv, hi, &cmp) != 0 || cmp > 0))
+		return 0;
+	return 1;
+}
+
+static int
+has_op_prefix(const char *s)
+{
+	return s && (s[0] == '>' || s[0] == '<');
+}
+
+/* Datetime conditions: ["<op><datetime>", …] with op one of >= > <= < or none (equal), all of
+ * which must hold (a condition that is no datetime is ignored); or two plain values [min, max],
+ * the range form. */
 static int
 dt_ok(const json_t *docv, const json_t *conds)
 {
-	const char *dv = json_string_value(docv);
+	if (json_array_size(conds) == 2 &&
+	    !has_op_prefix(json_string_value(json_array_get(conds, 0))) &&
+	    !has_op_prefix(json_string_value(json_array_get(conds, 1))))
+		return range_ok(docv, json_array_get(conds, 0), json_array_get(conds, 1));
+	int64_t dv = 0;
+	int have = getall_datetime_parse(json_string_value(docv), &dv) == 0;
 	size_t i;
 	json_t *e;
 	json_array_foreach(conds, i, e) {
 		const char *s = json_string_value(e);
 		if (!s)
 			continue;
-		const char *op = "=";
+		int ge = 0, le = 0, gt = 0, lt = 0;
 		if (!strncmp(s, ">=", 2) || !strncmp(s, "<=", 2)) {
-			op = s[0] == '>' ? ">=" : "<=";
+			ge = s[0] == '>';
+			le = !ge;
 			s += 2;
 		} else if (s[0] == '>' || s[0] == '<') {
-			op = s[0] == '>' ? ">" : "<";
+			gt = s[0] == '>';
+			lt = !gt;
 			s++;
 		}
-		if (!dv)
+		int64_t qv;
+		if (getall_datetime_parse(s, &qv) != 0)
+			continue;
+		if (!have)
 			return 0;
-		int cmp = strncmp(dv, s, strlen(s)) == 0 ? 0 : strcmp(dv, s);
-		if ((!strcmp(op, ">=") && cmp < 0) || (!strcmp(op, "<=") && cmp > 0) ||
-		    (!strcmp(op, ">") && cmp <= 0) || (!strcmp(op, "<") && cmp >= 0) ||
-		    (!strcmp(op, "=") && cmp != 0))
+		if ((ge && dv < qv) || (le && dv > qv) || (gt && dv <= qv) || (lt && dv >= qv) ||
+		    (!ge && !le && !gt && !lt && dv != qv))
 			return 0;
 	}
 	return 1;
@@ -551,14 +623,14 @@ doc_passes(const json_t *doc, const struct filter *f)
 				return 0;
 			break;
 		}
-		case C_RANGE: {
-			if (!json_is_number(v))
-				return 0;
-			double d = json_number_value(v);
-			if ((c->has_min && d < c->min) || (c->has_max && d > c->max))
+		case C_LISTFILTER:
+			if (!getall_list_filter_pass(c->lf, v))
 				return 0;
 			break;
-		}
+		case C_RANGE:
+			if ((c->lo || c->hi) && !range_ok(v, c->lo, c->hi))
+				return 0;
+			break;
 		case C_DATETIME:
 			if (!dt_ok(v, c->dt))
 				return 0;
@@ -582,7 +654,8 @@ doc_passes(const json_t *doc, const struct filter *f)
 				if (!json_is_string(fld))
 					continue;
 				n++;
-				if (regex_on_value(&c->re, json_path_get(doc, json_string_value(fld))))
+				json_t *fvv = json_path_get(doc, json_string_value(fld));
+				if (c->has_re ? regex_on_value(&c->re, fvv) : dt_ok(fvv, c->dt))
 					hits++;
 			}
 			if (c->all_mode ? hits != n : hits == 0)
@@ -716,10 +789,26 @@ sort_key_cmp(const json_t *doc_a, const json_t *doc_b, const char *key)
 	return json_cmp(a, b);
 }
 
+/* No value for ordering purposes: missing, null, "" or []. */
+static int
+sort_empty(const json_t *doc, const char *key)
+{
+	const json_t *v = json_path_get(doc, key);
+	return !v || json_is_null(v) || (json_is_string(v) && !json_string_length(v)) ||
+	       (json_is_array(v) && !json_array_size(v));
+}
+
 static int
 sort_cmp(const void *pa, const void *pb)
 {
 	const struct sort_item *a = pa, *b = pb;
+	/* documents without a value of the first key come last even in ascending order, as the
+	 * real server queries them apart and appends them */
+	if (a->ctx->n && !a->ctx->desc[0]) {
+		int ea = sort_empty(a->doc, a->ctx->keys[0]), eb = sort_empty(b->doc, a->ctx->keys[0]);
+		if (ea != eb)
+			return ea ? 1 : -1;
+	}
 	for (int i = 0; i < a->ctx->n; i++) {
 		int c = sort_key_cmp(a->doc, b->doc, a->ctx->keys[i]);
 		if (c)
@@ -890,10 +979,15 @@ getall_query(const json_t *docs, const json_t *body, const struct getall_spec *s
 		start = 0;
 		long long off;
 		const char *sid = json_string_value(sidv);
-		if (sid && !json_is_true(json_object_get(body, "refresh_scroll")) &&
-		    str_starts_with(sid, "lite-scroll-") &&
+		if (sid && str_starts_with(sid, "lite-scroll-") &&
 		    parse_long(sid + 12, 0, 1LL << 40, &off) == 0)
 			start = off;
+		/* refresh_scroll: everything from the start up to where the scroll had got */
+		if (json_is_true(json_object_get(body, "refresh_scroll"))) {
+			if (start > page_size)
+				page_size = start;
+			start = 0;
+		}
 	}
 	json_t *res = json_array();
 	json_t *of = json_object_get(body, "only_fields");

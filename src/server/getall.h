@@ -11,6 +11,7 @@
 #define CLEARML_SERVER_GETALL_H
 
 #include <jansson.h>
+#include <stdint.h>
 
 #include "server/server.h"
 
@@ -57,5 +58,21 @@ json_t *json_path_get(const json_t *doc, const char *dotted);
 /* MongoDB-style $regex (a PCRE subset: \d \w \s, escaped punctuation, (?i)) against s:
  * 1 match, 0 no match, -1 invalid pattern. */
 int getall_regex_match(const char *pattern, const char *s);
+
+/* ---- getall_value.c: values and list filters (pure) */
+/* ISO-8601 as clients send it ("2024-01-02", "2024-01-02T10:11", "…:12.345678", "Z" or
+ * "+02:00"; no offset means UTC) into epoch microseconds: 0, or -1 when s is not one. */
+int getall_datetime_parse(const char *s, int64_t *us);
+/* A document value against a query value: 0 and *cmp (<0, 0, >0) when comparable (numbers,
+ * numeric text against numbers, datetimes, else strings byte-wise); -1 when not (missing, null,
+ * or different kinds — such a value matches no range, as in MongoDB). */
+int getall_value_cmp(const json_t *docv, const json_t *qv, int *cmp);
+/* The `filters` entry of one list field: {any: {include, exclude}, all: {…}, op: and|or}. NULL
+ * with r filled (400/12) when malformed. */
+struct getall_list_filter;
+struct getall_list_filter *getall_list_filter_new(const char *field, const json_t *spec,
+                                                  struct reply *r);
+int getall_list_filter_pass(const struct getall_list_filter *f, const json_t *docv);
+void getall_list_filter_free(struct getall_list_filter *f);
 
 #endif
