@@ -877,6 +877,25 @@ path_del(json_t *dst, const char *dotted)
 	free(parent);
 }
 
+/* "project.name" of a joined reference (an object holding its id) keeps project.id with it, as
+ * the real server's join does. */
+static void
+keep_ref_id(json_t *out, const json_t *doc, const char *path)
+{
+	const char *dot = strrchr(path, '.');
+	if (!dot || !strcmp(dot + 1, "id"))
+		return;
+	char *parent = xstrndup(path, (size_t)(dot - path));
+	json_t *src = json_path_get(doc, parent);
+	json_t *id = json_object_get(src, "id");
+	if (json_is_object(src) && json_is_string(id)) {
+		json_t *dst = json_path_get(out, parent);
+		if (json_is_object(dst))
+			json_object_set(dst, "id", id);
+	}
+	free(parent);
+}
+
 json_t *
 getall_project(const json_t *doc, const json_t *only_fields, const char *const *hidden_by_default)
 {
@@ -907,6 +926,7 @@ getall_project(const json_t *doc, const json_t *only_fields, const char *const *
 			json_t *v = json_path_get(doc, path ? path : s);
 			if (v)
 				path_set(out, path ? path : s, v);
+			keep_ref_id(out, doc, path ? path : s);
 			free(path);
 		}
 	} else {
@@ -926,6 +946,14 @@ getall_project(const json_t *doc, const json_t *only_fields, const char *const *
 int
 getall_query(const json_t *docs, const json_t *body, const struct getall_spec *spec,
              struct reply *r, json_t **out, char **scroll_id)
+{
+	return getall_query_join(docs, body, spec, r, out, scroll_id, NULL, NULL);
+}
+
+int
+getall_query_join(const json_t *docs, const json_t *body, const struct getall_spec *spec,
+                  struct reply *r, json_t **out, char **scroll_id, getall_join_fn join,
+                  void *join_ctx)
 {
 	*out = NULL;
 	if (scroll_id)
@@ -993,9 +1021,23 @@ getall_query(const json_t *docs, const json_t *body, const struct getall_spec *s
 	json_t *of = json_object_get(body, "only_fields");
 	if (!of)
 		of = json_object_get(body, "projection");
-	for (long long k = start; k < (long long)m && k < start + page_size; k++)
-		json_array_append_new(res, getall_project(items[k].doc, json_is_array(of) ? of : NULL,
-		                                          spec->hidden_by_default));
+	json_t *page_docs = join ? json_array() : NULL;
+	for (long long k = start; k < (long long)m && k < start + page_size; k++) {
+		if (page_docs)
+			json_array_append_new(page_docs, json_deep_copy(items[k].doc));
+		else
+			json_array_append_new(res, getall_project(items[k].doc,
+			                                          json_is_array(of) ? of : NULL,
+			                                          spec->hidden_by_default));
+	}
+	if (page_docs) {
+		/* joins go after filtering and ordering, which see the stored values */
+		join(join_ctx, page_docs);
+		json_array_foreach(page_docs, i, e)
+			json_array_append_new(res, getall_project(e, json_is_array(of) ? of : NULL,
+			                                          spec->hidden_by_default));
+		json_decref(page_docs);
+	}
 	if (scrolling && scroll_id)
 		*scroll_id = xasprintf("lite-scroll-%lld", start + (long long)json_array_size(res));
 	free(items);

@@ -35,6 +35,13 @@ int getall_check(const json_t *body, struct reply *r);
  * NULL. 0, or -1 with r filled. */
 int getall_query(const json_t *docs, const json_t *body, const struct getall_spec *spec,
                  struct reply *r, json_t **out, char **scroll_id);
+/* getall_query, and join(ctx, page) called on copies of the page's documents just before their
+ * projection (after filtering, ordering and paging): it may replace values in them, such as a
+ * reference's id by the referenced document. */
+typedef void (*getall_join_fn)(void *ctx, json_t *page);
+int getall_query_join(const json_t *docs, const json_t *body, const struct getall_spec *spec,
+                      struct reply *r, json_t **out, char **scroll_id, getall_join_fn join,
+                      void *join_ctx);
 /* getall_query over docs, then the reply {<list_key>: [...], scroll_id?} — the tail every
  * *.get_all handler shares. docs is not stolen. */
 void getall_reply(struct req *q, struct reply *r, const json_t *docs, const struct getall_spec *spec,
