@@ -11,6 +11,7 @@
 #define CLEARML_SERVER_GETALL_H
 
 #include <jansson.h>
+#include <regex.h>
 #include <stdint.h>
 
 #include "server/server.h"
@@ -65,6 +66,9 @@ json_t *json_path_get(const json_t *doc, const char *dotted);
 /* MongoDB-style $regex (a PCRE subset: \d \w \s, escaped punctuation, (?i)) against s:
  * 1 match, 0 no match, -1 invalid pattern. */
 int getall_regex_match(const char *pattern, const char *s);
+/* The same pattern compiled (getall_regex.c) for regexec(…, REG_NOSUB): 0, or -1 when invalid;
+ * regfree after 0. */
+int getall_regex_compile(const char *pattern, regex_t *re);
 
 /* ---- getall_value.c: values and list filters (pure) */
 /* ISO-8601 as clients send it ("2024-01-02", "2024-01-02T10:11", "…:12.345678", "Z" or
