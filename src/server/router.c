@@ -21,6 +21,7 @@ static const struct endpoint *const g_tables[] = {
 	svc_auth_endpoints,  svc_server_endpoints, svc_users_endpoints,  svc_projects_endpoints,
 	svc_tasks_endpoints, svc_queues_endpoints, svc_workers_endpoints, svc_events_endpoints,
 	svc_models_endpoints, svc_events_multi_endpoints, worker_stats_endpoints,
+	svc_projects_hyperparams_endpoints,
 };
 
 void

@@ -106,6 +106,7 @@ extern const struct endpoint svc_auth_endpoints[];
 extern const struct endpoint svc_server_endpoints[];   /* server.* and debug.* */
 extern const struct endpoint svc_users_endpoints[];
 extern const struct endpoint svc_projects_endpoints[];
+extern const struct endpoint svc_projects_hyperparams_endpoints[];
 extern const struct endpoint svc_tasks_endpoints[];
 extern const struct endpoint svc_queues_endpoints[];
 extern const struct endpoint svc_workers_endpoints[];
