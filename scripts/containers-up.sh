@@ -104,5 +104,13 @@ DOCKERFILE
     docker build -q -t "$NOPY_IMAGE" "$ctx" >/dev/null 2>"$STATE/nopython-build.log" || t "could not build $NOPY_IMAGE"
     rm -rf "$ctx"
 fi
+# podman, the second engine: Debian's default runtime, crun, refuses a hybrid cgroup v1/v2
+# hierarchy ("cgroups in hybrid mode not supported"), which is what this kind of VM has; runc
+# runs there. Say so in podman's own config, only when there is none and crun is what fails.
+if command -v podman >/dev/null 2>&1 && command -v runc >/dev/null 2>&1 \
+   && [ ! -e /etc/containers/containers.conf ] && [ -d /sys/fs/cgroup/unified ]; then
+    t "podman: runc as the OCI runtime (crun does not support this hybrid cgroup layout)"
+    printf '[engine]\nruntime = "runc"\n' >/etc/containers/containers.conf
+fi
 docker info --format 'containers-up: docker {{.ServerVersion}} storage={{.Driver}}' 2>/dev/null
 exit 0

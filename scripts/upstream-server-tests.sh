@@ -3,7 +3,7 @@
 # (apiserver/tests/automated in the clearml-server repository) against clearml-server-lite and
 # print the pass count per file.
 #
-#   scripts/upstream-server-tests.sh --repo ~/src/clearml-server [--pyhocon DIR] \
+#   scripts/upstream-server-tests.sh --repo ~/src/clearml-server [--pyhocon DIR] [--pypath DIR]... \
 #        [--target http://127.0.0.1:8008 --key K --secret S] [--all] [FILE.py ...]
 #
 # Without --target it starts build/clearml-server-lite (or $CLEARML_BUILD_DIR's) on a free port
@@ -21,20 +21,33 @@
 #   - --pyhocon DIR                a folder holding the `pyhocon/` package, e.g. from
 #                                  git clone https://github.com/chimpler/pyhocon DIR
 #   - PYTHONPATH already pointing at one.
+#
+# Five files (test_batch_operations, test_project_delete, test_projection, test_subprojects,
+# test_tags) import the server's own database layer, which needs more: from Debian
+#   apt-get install python3-mongoengine python3-furl python3-dateutil python3-redis \
+#       python3-validators python3-humanfriendly python3-semantic-version
+# and four pure-Python packages Debian lacks or has too old, each a checkout passed with --pypath
+# (or pip-installed): jsonmodels (github.com/jazzband/jsonmodels), dpath
+# (github.com/dpath-maintainers/dpath-python), elastic-transport
+# (github.com/elastic/elastic-transport-python) and pymongo 4.6 (github.com/mongodb/
+# mongo-python-driver at tag 4.6.3: the server wants 4.x, Debian's mongoengine 0.24 a 4.x that
+# still has pymongo.database._check_name, which the newest lacks). Without
+# them those five files report an import error and the rest run as usual.
 # The upstream tree is never written to: it is copied into a temp dir first (its import
 # generates apiserver/apierrors/errors/*.py). Nothing from it is part of this repository.
 set -u
 here=$(cd "$(dirname "$0")/.." && pwd)
-repo= pyhocon= target= key= secret= all=0 files=()
+repo= pyhocon= pypath= target= key= secret= all=0 files=()
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--repo) repo=$2; shift 2 ;;
 	--pyhocon) pyhocon=$2; shift 2 ;;
+	--pypath) pypath="$pypath:$2"; shift 2 ;;
 	--target) target=${2%/}; shift 2 ;;
 	--key) key=$2; shift 2 ;;
 	--secret) secret=$2; shift 2 ;;
 	--all) all=1; shift ;;
-	-h|--help) sed -n '2,27p' "$0"; exit 0 ;;
+	-h|--help) sed -n '2,/^set -u/{/^#/p}' "$0"; exit 0 ;;
 	-*) echo "upstream-server-tests: unknown option $1" >&2; exit 2 ;;
 	*) files+=("$1"); shift ;;
 	esac
@@ -60,6 +73,7 @@ cp -a "$repo/apiserver" "$work/tree/"
 
 pp="$work/tree:$work/plugin"
 [ -n "$pyhocon" ] && pp="$pp:$pyhocon"
+pp="$pp$pypath"
 [ -n "${PYTHONPATH:-}" ] && pp="$pp:$PYTHONPATH"
 if ! PYTHONPATH="$pp" "$py" -c 'import pyhocon' 2>/dev/null; then
 	echo "upstream-server-tests: pyhocon is missing (not in Debian): pip install pyhocon," \

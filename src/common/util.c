@@ -142,6 +142,22 @@ buf_puts(struct buf *b, const char *s)
 }
 
 int
+buf_put_shell_word(struct buf *b, const char *w, const char *extra_safe)
+{
+	int plain = *w != '\0';
+	for (const char *p = w; *p && plain; p++)
+		if (!isalnum((unsigned char)*p) && !strchr("@%+=:,./-_", *p) &&
+		    !(extra_safe && strchr(extra_safe, *p)))
+			plain = 0;
+	if (plain)
+		return buf_puts(b, w);
+	int rc = buf_puts(b, "'");
+	for (const char *p = w; *p && rc == 0; p++)
+		rc = *p == '\'' ? buf_puts(b, "'\"'\"'") : buf_append(b, p, 1);
+	return rc == 0 ? buf_puts(b, "'") : rc;
+}
+
+int
 buf_printf(struct buf *b, const char *fmt, ...)
 {
 	va_list ap;

@@ -41,6 +41,9 @@ int buf_puts(struct buf *b, const char *s);
 int buf_printf(struct buf *b, const char *fmt, ...) ATTR_PRINTF(2, 3);
 void buf_consume(struct buf *b, size_t n);                /* drop n bytes from the front */
 char *buf_steal(struct buf *b);                           /* caller frees; buffer is reset */
+/* w as one POSIX shell word, as Python's shlex.quote writes it: bare when every character is
+ * alphanumeric, one of @%+=:,./-_ or of extra_safe (may be NULL), else in single quotes. */
+int buf_put_shell_word(struct buf *b, const char *w, const char *extra_safe);
 
 /* Logging to stderr. Level set once at start; log_debug only prints at LOG_DEBUG. */
 enum log_level { LOG_ERROR = 0, LOG_WARN, LOG_INFO, LOG_DEBUG };

@@ -33,7 +33,15 @@ const char svc_events_schema[] =
 	"CREATE INDEX IF NOT EXISTS events_by_time ON events(task, type, timestamp);"
 	"CREATE INDEX IF NOT EXISTS events_by_iter ON events(task, type, iter);"
 	"CREATE UNIQUE INDEX IF NOT EXISTS events_by_key ON events(task, type, evkey)"
-	"  WHERE evkey IS NOT NULL;";
+	"  WHERE evkey IS NOT NULL;"
+	/* navigation states behind the plots / debug images scroll_id (event_scroll.c) */
+	"CREATE TABLE IF NOT EXISTS event_scroll ("
+	"  id TEXT PRIMARY KEY,"
+	"  kind TEXT NOT NULL,"
+	"  company TEXT NOT NULL,"
+	"  expires INTEGER NOT NULL,"
+	"  doc TEXT NOT NULL);"
+	"CREATE INDEX IF NOT EXISTS event_scroll_by_expiry ON event_scroll(expires);";
 
 static const char *const event_types[] = {
 	"training_stats_scalar", "training_stats_vector", "training_debug_image", "plot", "log",

@@ -41,6 +41,9 @@ void router_init(void);
 const struct endpoint *router_find(const char *name, int maj, int min);
 /* Find, authenticate (Bearer JWT unless the endpoint says otherwise), call. */
 void router_dispatch(struct req *q, struct reply *r);
+/* The Impersonate-As / Act-As headers of q applied to the authenticated who (impersonate.c):
+ * 0 (who replaced when one was sent) or -1 with a 400 in r. */
+int impersonate_apply(const struct req *q, struct reply *r, struct identity *who);
 
 /* HTTP front (http.c). */
 struct http_front;

@@ -438,6 +438,16 @@ merge_arg(void *cls, enum MHD_ValueKind kind, const char *key, const char *value
 	return MHD_YES;
 }
 
+/* A header under its ClearML name or its older Trains one; an empty value counts as absent. */
+static const char *
+header_either(struct MHD_Connection *c, const char *name, const char *old_name)
+{
+	const char *v = MHD_lookup_connection_value(c, MHD_HEADER_KIND, name);
+	if (!v || !*v)
+		v = MHD_lookup_connection_value(c, MHD_HEADER_KIND, old_name);
+	return v && *v ? v : NULL;
+}
+
 static void
 client_ip(struct MHD_Connection *c, char *out, size_t outlen)
 {
@@ -530,6 +540,8 @@ handle_request(struct http_front *f, struct MHD_Connection *c, const char *url, 
 		q.worker_header = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-ClearML-Worker");
 		if (!q.worker_header)
 			q.worker_header = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Trains-Worker");
+		q.impersonate_as = header_either(c, "X-ClearML-Impersonate-As", "X-Trains-Impersonate-As");
+		q.act_as = header_either(c, "X-ClearML-Act-As", "X-Trains-Act-As");
 		q.client_ip = ip;
 		q.db = db_thread_conn(f->srv);
 		q.wait_until_ms = x->wait_until;

@@ -22,6 +22,9 @@ json_t *model_for_read(sqlite3 *db, const struct identity *who, const char *id, 
 /* Insert or replace a whole model document. 0 or -1. */
 int model_save(sqlite3 *db, const json_t *model);
 int model_delete_row(sqlite3 *db, const char *id);
+/* tasks.publish: mark model_id ready when it is a draft of the caller's company (inside the
+ * caller's transaction; a missing or foreign model is left alone). 0 or -1 on a write error. */
+int model_publish_of_task(struct req *q, const char *model_id);
 /* Every model document (new array) whose `task` is task_id. */
 json_t *models_of_task(sqlite3 *db, const char *task_id);
 /* Ids of the tasks (new array) that use model_id as an input model. */

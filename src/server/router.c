@@ -14,6 +14,7 @@
 #include "server/auth.h"
 #include "server/front.h"
 #include "server/models.h"
+#include "server/reports.h"
 #include "server/worker_stats.h"
 #include "util.h"
 
@@ -21,7 +22,8 @@ static const struct endpoint *const g_tables[] = {
 	svc_auth_endpoints,  svc_server_endpoints, svc_users_endpoints,  svc_projects_endpoints,
 	svc_tasks_endpoints, svc_queues_endpoints, svc_workers_endpoints, svc_events_endpoints,
 	svc_models_endpoints, svc_events_multi_endpoints, worker_stats_endpoints,
-	svc_projects_hyperparams_endpoints,
+	svc_move_endpoints, svc_pipelines_endpoints, svc_events_samples_endpoints,
+	svc_reports_endpoints, svc_projects_hyperparams_endpoints,
 };
 
 void
@@ -190,7 +192,7 @@ router_dispatch(struct req *q, struct reply *r)
 	r->actual_version = ep->min_version ? ep->min_version : "1.0";
 	struct identity who;
 	if (!(ep->flags & (EP_NO_AUTH | EP_LOGIN))) {
-		if (authenticate_bearer(q, r, &who) != 0)
+		if (authenticate_bearer(q, r, &who) != 0 || impersonate_apply(q, r, &who) != 0)
 			return;
 		q->who = &who;
 	}

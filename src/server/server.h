@@ -60,6 +60,8 @@ struct req {
 	const struct identity *who;    /* NULL on endpoints without auth */
 	const char *authorization;     /* raw Authorization header (auth.login), may be NULL */
 	const char *worker_header;     /* X-ClearML-Worker / X-Trains-Worker, may be NULL */
+	const char *impersonate_as;    /* X-ClearML-Impersonate-As (or X-Trains-), may be NULL */
+	const char *act_as;            /* X-ClearML-Act-As (or X-Trains-), may be NULL */
 	const char *client_ip;
 	sqlite3 *db;
 	struct server *srv;
@@ -105,6 +107,8 @@ struct endpoint {
 extern const struct endpoint svc_auth_endpoints[];
 extern const struct endpoint svc_server_endpoints[];   /* server.* and debug.* */
 extern const struct endpoint svc_users_endpoints[];
+extern const struct endpoint svc_move_endpoints[];    /* tasks.move, models.move */
+extern const struct endpoint svc_pipelines_endpoints[];
 extern const struct endpoint svc_projects_endpoints[];
 extern const struct endpoint svc_projects_hyperparams_endpoints[];
 extern const struct endpoint svc_tasks_endpoints[];
@@ -112,6 +116,7 @@ extern const struct endpoint svc_queues_endpoints[];
 extern const struct endpoint svc_workers_endpoints[];
 extern const struct endpoint svc_events_endpoints[];
 extern const struct endpoint svc_events_multi_endpoints[]; /* svc_events_multi.c */
+extern const struct endpoint svc_events_samples_endpoints[]; /* svc_events_samples.c */
 
 /* Schemas, run at open in this order (CREATE TABLE IF NOT EXISTS ...). */
 extern const char svc_core_schema[];     /* users, credentials, projects, tasks (task_store.c) */

@@ -866,74 +866,6 @@ h_get_task_plots(struct req *q, struct reply *r)
 	                        "total", (json_int_t)n, "scroll_id", "FFFF"));
 }
 
-/* events.debug_images (2.7): per requested task, the newest `iters` iterations of images,
- * grouped by iteration (newest first). */
-static void
-h_debug_images(struct req *q, struct reply *r)
-{
-	long long iters = 1;
-	if (req_int(q, r, "iters", 0, &iters) != 0)
-		return;
-	json_t *reqs = json_object_get(q->body, "metrics");
-	if (!json_is_array(reqs)) {
-		reply_err(r, 400, 12, "Validation error (required field missing): field=metrics");
-		return;
-	}
-	json_t *out = json_array();
-	size_t i;
-	json_t *m;
-	json_array_foreach(reqs, i, m) {
-		const char *task = json_string_value(json_object_get(m, "task"));
-		if (!task)
-			continue;
-		json_t *t = visible_task(q, r, task);
-		if (!t) {
-			json_decref(out);
-			return;
-		}
-		json_decref(t);
-		json_t *filter = NULL;
-		const char *metric = json_string_value(json_object_get(m, "metric"));
-		if (metric) {
-			json_t *vs = json_object_get(m, "variants");
-			filter = json_pack("[{s:s,s:O}]", "metric", metric, "variants",
-			                   vs ? vs : json_null());
-		}
-		json_t *evs = latest_per_variant(q->db, task, "training_debug_image",
-		                                 iters > 0 ? iters : 1, filter);
-		json_decref(filter);
-		/* group by iteration, newest first */
-		json_t *by_iter = json_array();
-		size_t k;
-		json_t *e;
-		json_array_foreach(evs, k, e) {
-			json_int_t it = json_integer_value(json_object_get(e, "iter"));
-			json_t *slot = NULL, *s;
-			size_t j;
-			json_array_foreach(by_iter, j, s) {
-				if (json_integer_value(json_object_get(s, "iter")) == it)
-					slot = s;
-			}
-			if (!slot) {
-				size_t pos = 0;
-				json_array_foreach(by_iter, j, s) {
-					if (json_integer_value(json_object_get(s, "iter")) > it)
-						pos = j + 1;
-				}
-				slot = json_pack("{s:I,s:[]}", "iter", it, "events");
-				json_array_insert_new(by_iter, pos, slot);
-			}
-			json_array_append(json_object_get(slot, "events"), e);
-		}
-		json_decref(evs);
-		json_t *item = json_pack("{s:s,s:o}", "task", task, "iterations", by_iter);
-		if (metric)
-			json_object_set_new(item, "metric", json_string(metric));
-		json_array_append_new(out, item);
-	}
-	reply_data(r, json_pack("{s:s,s:o}", "scroll_id", "FFFF", "metrics", out));
-}
-
 static void
 h_get_task_latest_scalar_values(struct req *q, struct reply *r)
 {
@@ -1036,8 +968,9 @@ h_get_task_single_value_metrics(struct req *q, struct reply *r)
 	sqlite3_stmt *st = sq_prepare(q->db, "SELECT metric, variant, value, timestamp FROM events"
 	                                     " WHERE task = ? AND type = 'training_stats_scalar'"
 	                                     " AND iter = ? ORDER BY metric, variant");
+	int model = json_is_true(json_object_get(q->body, "model_events"));
 	for (size_t i = 0; st && i < n; i++) {
-		json_t *t = task_load(q->db, tasks[i]);
+		json_t *t = model ? model_load(q->db, tasks[i]) : task_load(q->db, tasks[i]);
 		if (!t)
 			continue;
 		sqlite3_reset(st);
@@ -1160,7 +1093,6 @@ const struct endpoint svc_events_endpoints[] = {
 	{"events.get_task_latest_scalar_values", "1.0", 0, h_get_task_latest_scalar_values},
 	{"events.get_task_metrics", "2.7", 0, h_get_task_metrics},
 	{"events.get_task_plots", "1.8", 0, h_get_task_plots},
-	{"events.debug_images", "2.7", 0, h_debug_images},
 	{"events.get_task_single_value_metrics", "2.20", 0, h_get_task_single_value_metrics},
 	{"events.delete_for_task", "1.0", 0, h_delete_for_task},
 	{"events.clear_task_log", "2.19", 0, h_clear_task_log},

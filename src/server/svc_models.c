@@ -64,6 +64,21 @@ model_stamp(json_t *m, json_t *fields, const struct identity *who, int touch_upd
 	stamp(m, fields, who, touch_update);
 }
 
+int
+model_publish_of_task(struct req *q, const char *model_id)
+{
+	json_t *m = model_load(q->db, model_id);
+	const char *c = sget(m, "company");
+	int rc = 0;
+	if (m && c && !strcmp(c, q->who->company) && !json_is_true(json_object_get(m, "ready"))) {
+		json_object_set_new(m, "ready", json_true());
+		model_stamp(m, NULL, q->who, 1);
+		rc = model_save(q->db, m);
+	}
+	json_decref(m);
+	return rc;
+}
+
 /* ---------------------------------------------------------------- input checks */
 
 static int
@@ -343,13 +358,35 @@ models_get_by_task_id(struct req *q, struct reply *r)
 	reply_data(r, json_pack("{s:o}", "model", m));
 }
 
+/* get_all_ex include_stats: stats.labels_count of each model of the reply, counted on the stored
+ * document whatever only_fields kept */
+static void
+add_label_stats(const json_t *docs, json_t *out)
+{
+	json_t *count = json_object();
+	size_t i;
+	json_t *d;
+	json_array_foreach(docs, i, d)
+		if (sget(d, "id"))
+			json_object_set_new(count, sget(d, "id"),
+			                    json_integer((json_int_t)json_object_size(
+			                            json_object_get(d, "labels"))));
+	json_array_foreach(out, i, d) {
+		json_t *n = sget(d, "id") ? json_object_get(count, sget(d, "id")) : NULL;
+		if (n)
+			json_object_set_new(d, "stats", json_pack("{s:O}", "labels_count", n));
+	}
+	json_decref(count);
+}
+
 static void
 models_get_all(struct req *q, struct reply *r)
 {
 	if (getall_check(q->body, r) != 0)
 		return;
-	int allow_public = 1;
-	if (req_bool(q, r, "allow_public", 0, &allow_public) != 0)
+	int allow_public = 1, include_stats = 0;
+	if (req_bool(q, r, "allow_public", 0, &allow_public) != 0 ||
+	    req_bool(q, r, "include_stats", 0, &include_stats) != 0)
 		return;
 	sqlite3_stmt *st = db_stmt(q->db, "SELECT doc FROM models WHERE company = ?1 OR "
 	                                  "(?2 AND company = '') ORDER BY created");
@@ -372,6 +409,8 @@ models_get_all(struct req *q, struct reply *r)
 	}
 	db_stmt_done(st);
 	getall_reply(q, r, docs, &model_spec, "models");
+	if (include_stats && !r->code)
+		add_label_stats(docs, json_object_get(r->data, "models"));
 	json_decref(docs);
 }
 

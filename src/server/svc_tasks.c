@@ -355,7 +355,8 @@ tasks_delete(struct req *q, struct reply *r)
 {
 	struct delete_args a = {.delete_output_models = 1};
 	if (common_args(q, r, &a.c) || req_bool(q, r, "return_file_urls", 0, &a.return_urls) ||
-	    req_bool(q, r, "delete_output_models", 0, &a.delete_output_models))
+	    req_bool(q, r, "delete_output_models", 0, &a.delete_output_models) ||
+	    pipeline_steps_run(q, r, tasks_delete) != 0)
 		return;
 	task_write(q, r, a.c.task, "task", delete_one, &a);
 }
@@ -664,11 +665,15 @@ archive_one(struct task_write *w)
 	return TW_SAVE;
 }
 
+static void task_archive_one(struct req *q, struct reply *r);
+static void task_unarchive_one(struct req *q, struct reply *r);
+
 static void
 set_archived(struct req *q, struct reply *r, int archive)
 {
 	const char *id;
-	if (req_str(q, r, "task", 1, &id) == 0)
+	if (req_str(q, r, "task", 1, &id) == 0 &&
+	    pipeline_steps_run(q, r, archive ? task_archive_one : task_unarchive_one) == 0)
 		task_write(q, r, id, "task", archive_one, &archive);
 }
 
@@ -688,9 +693,10 @@ tasks_archive(struct req *q, struct reply *r)
 	json_t *idv;
 	json_array_foreach(ids, i, idv) {
 		json_t *item = json_pack("{s:O}", "task", idv);
-		static const char *const pass[] = {"status_reason", "status_message", NULL};
+		static const char *const pass[] = {"status_reason", "status_message",
+		                                   "include_pipeline_steps", NULL};
 		for (const char *const *k = pass; *k; k++)
-			if (json_is_string(json_object_get(q->body, *k)))
+			if (json_object_get(q->body, *k))
 				json_object_set(item, *k, json_object_get(q->body, *k));
 		struct reply one = {0};
 		run_single(q, task_archive_one, item, &one);

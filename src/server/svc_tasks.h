@@ -73,6 +73,10 @@ void remove_tag(json_t *task, const char *field, const char *tag);
 /* A sorted, de-duplicated copy of a list of strings. */
 json_t *sorted_tags(const json_t *v);
 int is_str_list(const json_t *v);
+/* include_pipeline_steps (svc_pipelines.c): when the body asks for it and its task is a pipeline
+ * controller, run fn on each step first (body with task = step, force); 0, or -1 with the
+ * step's error in r. */
+int pipeline_steps_run(struct req *q, struct reply *r, handler_fn fn);
 /* last_change/last_changed_by (and last_update) on t and, when given, the reply's fields. */
 void stamp(json_t *t, json_t *fields, const struct identity *who, int touch_update);
 /* Set a value at a dotted path (objects created on the way); NULL val deletes. */

@@ -8,30 +8,6 @@
 #include "server/svc_tasks.h"
 #include "util.h"
 
-static int
-cmp_artifacts(const void *a, const void *b)
-{
-	const json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
-	int c = strcmp(sget(x, "key") ? sget(x, "key") : "", sget(y, "key") ? sget(y, "key") : "");
-	return c ? c : strcmp(sget(x, "mode") ? sget(x, "mode") : "", sget(y, "mode") ? sget(y, "mode") : "");
-}
-
-static void
-sort_artifacts(json_t *exec)
-{
-	json_t *arts = json_object_get(exec, "artifacts");
-	size_t n = json_array_size(arts);
-	json_t **items = xcalloc(n ? n : 1, sizeof(*items));
-	for (size_t i = 0; i < n; i++)
-		items[i] = json_incref(json_array_get(arts, i));
-	qsort(items, n, sizeof(*items), cmp_artifacts);
-	json_t *out = json_array();
-	for (size_t i = 0; i < n; i++)
-		json_array_append_new(out, items[i]);
-	free(items);
-	json_object_set_new(exec, "artifacts", out);
-}
-
 struct item_list {
 	json_t *items;
 	const char *name, *model, *type;
@@ -78,7 +54,7 @@ add_or_update_artifacts(struct task_write *w)
 			json_array_append(arts, art);
 		json_decref(art);
 	}
-	sort_artifacts(exec);
+	task_sort_artifacts(exec);
 	stamp(w->task, NULL, w->q->who, 1);
 	w->data = json_pack("{s:i}", "updated", 1);
 	return TW_SAVE;
@@ -206,7 +182,6 @@ static int
 delete_models(struct task_write *w)
 {
 	struct item_list *a = w->arg;
-	int n = 0;
 	size_t i;
 	json_t *e;
 	json_array_foreach(a->items, i, e) {
@@ -214,13 +189,13 @@ delete_models(struct task_write *w)
 		json_t *list = type ? json_object_get(json_object_get(w->task, "models"), type) : NULL;
 		for (size_t k = json_array_size(list); name && k > 0; k--)
 			if (sget(json_array_get(list, k - 1), "name") &&
-			    !strcmp(sget(json_array_get(list, k - 1), "name"), name)) {
+			    !strcmp(sget(json_array_get(list, k - 1), "name"), name))
 				json_array_remove(list, k - 1);
-				n++;
-			}
 	}
+	/* "updated" counts tasks, as the real server's does, not the links removed; it stamps the
+	 * task even when no name matched */
 	stamp(w->task, NULL, w->q->who, 1);
-	w->data = json_pack("{s:i}", "updated", n);
+	w->data = json_pack("{s:i}", "updated", 1);
 	return TW_SAVE;
 }
 

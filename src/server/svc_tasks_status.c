@@ -207,12 +207,26 @@ tasks_completed(struct req *q, struct reply *r)
 	json_decref(s.extra);
 }
 
+struct publish {
+	struct common c;
+	int publish_model;
+};
+
 static int
 publish_one(struct task_write *w)
 {
+	struct publish *p = w->arg;
 	json_t *fields = NULL;
-	if (do_publish(w->q, w->r, w->task, w->arg, &fields) != 0)
+	if (do_publish(w->q, w->r, w->task, &p->c, &fields) != 0)
 		return TW_FAIL;
+	/* the real server publishes the task's last output model with it */
+	json_t *out = json_object_get(json_object_get(w->task, "models"), "output");
+	const char *mid = sget(json_array_get(out, json_array_size(out) - 1), "model");
+	if (p->publish_model && mid && model_publish_of_task(w->q, mid) != 0) {
+		json_decref(fields);
+		reply_err(w->r, 500, 100, "General data error (publishing the output model)");
+		return TW_FAIL;
+	}
 	w->data = json_pack("{s:i,s:o,s:{}}", "updated", 1, "fields", fields,
 	                    "committed_versions_results");
 	return TW_SAVED;
@@ -221,9 +235,9 @@ publish_one(struct task_write *w)
 void
 tasks_publish(struct req *q, struct reply *r)
 {
-	struct common c;
-	if (common_args(q, r, &c) == 0)
-		task_write(q, r, c.task, "task status", publish_one, &c);
+	struct publish p = {.publish_model = 1};
+	if (common_args(q, r, &p.c) == 0 && req_bool(q, r, "publish_model", 0, &p.publish_model) == 0)
+		task_write(q, r, p.c.task, "task status", publish_one, &p);
 }
 
 /* Is a worker running this task right now (§2.4 tasks.stop)? */
@@ -275,7 +289,7 @@ void
 tasks_stop(struct req *q, struct reply *r)
 {
 	struct common c;
-	if (common_args(q, r, &c) == 0)
+	if (common_args(q, r, &c) == 0 && pipeline_steps_run(q, r, tasks_stop) == 0)
 		task_write(q, r, c.task, "task status", stop_one, &c);
 }
 

@@ -8,6 +8,34 @@
 #include "server/svc_tasks.h"
 #include "util.h"
 
+static int
+cmp_artifacts(const void *a, const void *b)
+{
+	const json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
+	int c = strcmp(sget(x, "key") ? sget(x, "key") : "", sget(y, "key") ? sget(y, "key") : "");
+	return c ? c : strcmp(sget(x, "mode") ? sget(x, "mode") : "", sget(y, "mode") ? sget(y, "mode") : "");
+}
+
+/* execution.artifacts in key order, as the real server returns them whatever order they were
+ * given in (it keeps them keyed by key + mode) */
+void
+task_sort_artifacts(json_t *exec)
+{
+	json_t *arts = json_object_get(exec, "artifacts");
+	if (!json_is_array(arts))
+		return;
+	size_t n = json_array_size(arts);
+	json_t **items = xcalloc(n ? n : 1, sizeof(*items));
+	for (size_t i = 0; i < n; i++)
+		items[i] = json_incref(json_array_get(arts, i));
+	qsort(items, n, sizeof(*items), cmp_artifacts);
+	json_t *out = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(out, items[i]);
+	free(items);
+	json_object_set_new(exec, "artifacts", out);
+}
+
 json_t *
 task_container_from_docker_cmd(const char *docker_cmd)
 {
@@ -40,6 +68,7 @@ task_view_apply(json_t *t, int maj, int min)
 	if (json_is_array(st))
 		json_object_set_new(t, "system_tags", sorted_tags(st));
 	last_metrics_sort(t);
+	task_sort_artifacts(json_object_get(t, "execution"));
 	int below_2_13 = maj < 2 || (maj == 2 && min < 13);
 	int below_2_9 = maj < 2 || (maj == 2 && min < 9);
 	if (below_2_13) {

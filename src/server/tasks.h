@@ -29,5 +29,7 @@ json_t *task_view(const json_t *task, int ver_major, int ver_minor);
 void task_view_apply(json_t *task, int ver_major, int ver_minor);
 /* Split "image arg1 arg2" into container {image, arguments} (new object). */
 json_t *task_container_from_docker_cmd(const char *docker_cmd);
+/* sorts execution.artifacts (when exec is an object holding an array) by key, then mode */
+void task_sort_artifacts(json_t *exec);
 
 #endif

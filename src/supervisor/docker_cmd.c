@@ -574,26 +574,6 @@ mask_urls(struct buf *b, const char *w)
 	}
 }
 
-static void
-put_quoted(struct buf *b, const char *w)
-{
-	int plain = *w != '\0';
-	for (const char *p = w; *p && plain; p++)
-		if (!isalnum((unsigned char)*p) && !strchr("@%+=:,./-_*", *p))
-			plain = 0;
-	if (plain) {
-		buf_puts(b, w);
-		return;
-	}
-	buf_puts(b, "'");
-	for (const char *p = w; *p; p++) {
-		if (*p == '\'')
-			buf_puts(b, "'\"'\"'");
-		else
-			buf_append(b, p, 1);
-	}
-	buf_puts(b, "'");
-}
 
 char *
 docker_display(char *const *argv, char *const *extra_keys, int parse_urls)
@@ -633,7 +613,8 @@ docker_display(char *const *argv, char *const *extra_keys, int parse_urls)
 			buf_puts(&word, w);
 		}
 		buf_append(&word, "", 1);
-		put_quoted(&b, word.data);
+		/* "********" (a masked value) stays bare, as the Python agent prints it */
+		buf_put_shell_word(&b, word.data, "*");
 		buf_free(&word);
 	}
 	buf_append(&b, "", 1);

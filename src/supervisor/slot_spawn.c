@@ -19,29 +19,6 @@
 #include "supervisor/killtree.h"
 #include "proc.h"
 
-/* One word for CLEARML_WORKER_TAGS: shell-quoted when needed (spec §1.3). */
-static void
-append_shell_word(struct buf *b, const char *w)
-{
-	int plain = *w != '\0';
-	for (const char *p = w; *p && plain; p++)
-		if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789@%+=:,./-_", *p))
-			plain = 0;
-	if (b->len)
-		buf_puts(b, " ");
-	if (plain) {
-		buf_puts(b, w);
-		return;
-	}
-	buf_puts(b, "'");
-	for (const char *p = w; *p; p++) {
-		if (*p == '\'')
-			buf_puts(b, "'\"'\"'");
-		else
-			buf_append(b, p, 1);
-	}
-	buf_puts(b, "'");
-}
 
 pid_t
 slot_spawn_runner(struct slot *s, int spool_w)
@@ -98,8 +75,12 @@ slot_spawn_runner(struct slot *s, int spool_w)
 	if (o && o->child_report_tags.n) {
 		struct buf tags;
 		buf_init(&tags, 65536);
-		for (size_t i = 0; i < o->child_report_tags.n; i++)
-			append_shell_word(&tags, o->child_report_tags.v[i]);
+		for (size_t i = 0; i < o->child_report_tags.n; i++) {
+			/* one shell-quoted word each (spec §1.3) */
+			if (tags.len)
+				buf_puts(&tags, " ");
+			buf_put_shell_word(&tags, o->child_report_tags.v[i], NULL);
+		}
 		envv_set(&env, "CLEARML_WORKER_TAGS", tags.data);
 		buf_free(&tags);
 	}

@@ -259,7 +259,7 @@ def test_plots_and_debug_images_latest_iterations(api):
     assert json.loads(p["plots"][0]["plot_str"]) == {"data": [3]}
     d = api.call("events.debug_images", metrics=[{"task": tid, "metric": "img"}], iters=2)
     (m,) = d["metrics"]
-    assert m["task"] == tid and m["metric"] == "img"
+    assert m["task"] == tid and d["scroll_id"]  # upstream shape: {task, iterations}
     assert [x["iter"] for x in m["iterations"]] == [3, 2]
     assert sorted(e["url"] for e in m["iterations"][0]["events"]) == [
         "http://files/a/3.png", "http://files/b/3.png"]

@@ -65,6 +65,41 @@ def test_query_and_metadata(api):
     assert err_codes(api.call, "models.create", name="abc", uri="u", task="nope") == (400, 101)
 
 
+def test_get_all_ex_include_stats(api):
+    """models.get_all_ex include_stats adds stats.labels_count, counted on the stored model
+    whatever only_fields keeps; without it there is no stats."""
+    a = api.call("models.create", name="stats a", uri="file:///a", labels={"x": 1, "y": 2})["id"]
+    b = api.call("models.create", name="stats b", uri="file:///b")["id"]
+    got = api.call("models.get_all_ex", id=[a, b])["models"]
+    assert len(got) == 2 and all("stats" not in m for m in got)
+    got = api.call("models.get_all_ex", id=[a, b], include_stats=True,
+                   only_fields=["id", "name"])["models"]
+    assert {m["id"]: m["stats"]["labels_count"] for m in got} == {a: 2, b: 0}
+
+
+def test_publish_task_publishes_its_output_model(api):
+    """tasks.publish sets the task's last output model ready (publish_model, default true)."""
+    tid = new_task(api)
+    mid = api.call("models.create", name="pub model", uri="file:///p", task=tid,
+                    ready=False)["id"]
+    api.call("tasks.add_or_update_model", task=tid, name="pub model", model=mid, type="output")
+    api.call("tasks.started", task=tid)
+    api.call("tasks.stopped", task=tid)
+    assert api.call("models.get_by_id", model=mid)["model"]["ready"] is False
+    assert api.call("tasks.publish", task=tid)["updated"] == 1
+    assert api.call("models.get_by_id", model=mid)["model"]["ready"] is True
+    assert api.call("tasks.get_by_id", task=tid)["task"]["status"] == "published"
+    # publish_model=false leaves it a draft
+    t2 = new_task(api)
+    m2 = api.call("models.create", name="pub model 2", uri="file:///q", task=t2,
+                   ready=False)["id"]
+    api.call("tasks.add_or_update_model", task=t2, name="m2", model=m2, type="output")
+    api.call("tasks.started", task=t2)
+    api.call("tasks.stopped", task=t2)
+    api.call("tasks.publish", task=t2, publish_model=False)
+    assert api.call("models.get_by_id", model=m2)["model"]["ready"] is False
+
+
 def test_delete_task_deletes_draft_output_models(api):
     """Task.delete() with its defaults: draft output models go with the task and their urls come
     back; a model another task uses as input stays (detached)."""

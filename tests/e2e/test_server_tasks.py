@@ -579,12 +579,31 @@ def test_artifacts_and_models(api):
     api.call("tasks.add_or_update_model", task=tid, name="best", model="m2", type="output")
     assert [m["model"] for m in get(api, tid)["models"]["output"]] == ["m2"]
     assert get(api, tid, version="2.5")["output"]["model"] == "m2"
-    api.call("tasks.delete_models", task=tid, models=[{"name": "best", "type": "output"}])
+    r = api.call("tasks.delete_models", task=tid, models=[{"name": "best", "type": "output"},
+                                                          {"name": "nope", "type": "input"}])
+    assert r["updated"] == 1  # tasks updated, as the real server counts, not links removed
     assert get(api, tid)["models"]["output"] == []
+    r = api.call("tasks.delete_models", task=tid, models=[{"name": "nope", "type": "output"}])
+    assert r["updated"] == 1
     api.call("tasks.started", task=tid)
     api.call("tasks.completed", task=tid)
     assert err_codes(api.call, "tasks.add_or_update_artifacts", task=tid,
                      artifacts=[{"key": "k", "type": "t"}]) == (400, 110)
+
+
+def test_artifacts_come_back_in_key_order(api):
+    """However they were given (create, edit), artifacts read back sorted by key, as the real
+    server returns them."""
+    tid = new_task(api, execution={"artifacts": [{"key": "b", "type": "str", "uri": "u1"},
+                                                 {"key": "a", "type": "int", "uri": "u2"}]})
+    assert [a["key"] for a in get(api, tid)["execution"]["artifacts"]] == ["a", "b"]
+    api.call("tasks.edit", task=tid, execution={"artifacts": [
+        {"key": "zz", "type": "str", "uri": "x", "mode": "output"},
+        {"key": "aa", "type": "int", "uri": "y", "mode": "input"}]})
+    arts = get(api, tid)["execution"]["artifacts"]
+    assert [(a["key"], a["mode"]) for a in arts] == [("aa", "input"), ("zz", "output")]
+    got = api.call("tasks.get_all_ex", id=[tid])["tasks"][0]["execution"]["artifacts"]
+    assert [a["key"] for a in got] == ["aa", "zz"]
 
 
 def test_get_types(api):
@@ -731,3 +750,27 @@ def test_get_all_scrolls_through_every_task_once(api):
             break
         seen += [t["id"] for t in r["tasks"]]
     assert seen == ids
+
+
+def test_move_tasks_and_models_under_projects(api):
+    """tasks.move / models.move: into a project by name (created when missing, found when it
+    exists), by id, and back to the root with project null; all or nothing."""
+    t1, t2 = new_task(api), new_task(api)
+    pid = api.call("tasks.move", ids=[t1, t2], project_name="moved here")["project_id"]
+    assert [get(api, t)["project"] for t in (t1, t2)] == [pid, pid]
+    got = api.call("projects.get_all", id=[pid])["projects"]
+    assert got[0]["name"] == "moved here"
+    mid = api.call("models.create", name="move model", uri="file:///m")["id"]
+    assert api.call("models.move", ids=[mid], project_name="moved here")["project_id"] == pid
+    assert api.call("models.get_by_id", model=mid)["model"]["project"] == pid
+    other = api.call("projects.create", name="other place", description="")["id"]
+    assert api.call("tasks.move", ids=[t1], project=other)["project_id"] == other
+    assert get(api, t1)["project"] == other
+    assert api.call("tasks.move", ids=[t1], project=None)["project_id"] is None
+    assert "project" not in get(api, t1)
+    # an unknown id anywhere in the batch moves nothing
+    assert err_codes(api.call, "tasks.move", ids=[t2, "nope"], project=other) == (400, 101)
+    assert get(api, t2)["project"] == pid
+    assert err_codes(api.call, "tasks.move", ids=[t2], project="nope") == (400, 401)
+    assert err_codes(api.call, "tasks.move", ids=[t2]) == (400, 11)
+    assert err_codes(api.call, "models.move", ids=["nope"], project=other) == (400, 201)

@@ -30,6 +30,34 @@ test_buf_bound(void **state)
 }
 
 static void
+test_shell_word(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *in, *extra, *out;
+	} cases[] = {
+		{"plain-word_1.2:3@x%y+z=,/", NULL, "plain-word_1.2:3@x%y+z=,/"},
+		{"", NULL, "''"},
+		{"two words", NULL, "'two words'"},
+		{"it's", NULL, "'it'\"'\"'s'"},
+		{"$HOME;rm -rf /", NULL, "'$HOME;rm -rf /'"},
+		{"********", NULL, "'********'"},
+		{"PASS=********", "*", "PASS=********"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct buf b;
+		buf_init(&b, 256);
+		assert_int_equal(buf_put_shell_word(&b, cases[i].in, cases[i].extra), 0);
+		assert_string_equal(b.data, cases[i].out);
+		buf_free(&b);
+	}
+	struct buf small;
+	buf_init(&small, 4);
+	assert_int_equal(buf_put_shell_word(&small, "a b c d", NULL), -1); /* bounded */
+	buf_free(&small);
+}
+
+static void
 test_parse_bool(void **state)
 {
 	(void)state;
@@ -192,6 +220,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_buf_bound),
+		cmocka_unit_test(test_shell_word),
 		cmocka_unit_test(test_parse_bool),
 		cmocka_unit_test(test_iso_time_roundtrip),
 		cmocka_unit_test(test_path_expand),
