@@ -4,8 +4,10 @@
  * task's id string there becomes the referenced document, so that projection then picks the
  * requested fields out of it (getall_project keeps the joined document's id). References the
  * caller may not read, or that are gone, become {id} alone. One lookup per distinct id.
- * execution.queue becomes {id, name, display_name} likewise. Only the page's documents are
- * joined, after filtering (getall_query_join).
+ * execution.queue becomes {id, name, display_name} likewise. Every other reference (company,
+ * user, project, parent, execution.queue, models.input/output[].model) becomes {id}, as the real
+ * server's get_all_ex answers. Only the page's documents are joined, after filtering
+ * (getall_query_join).
  */
 #include <string.h>
 
@@ -158,10 +160,50 @@ join_refs(struct req *q, json_t *docs)
 	}
 }
 
+/* A reference left as an id string becomes {id} ("" becomes {}), as get_all_ex's real answer
+ * has every reference field an object, joined or not. */
+static void
+expand_ref(json_t *parent, const char *key)
+{
+	json_t *v = json_object_get(parent, key);
+	if (!json_is_string(v))
+		return;
+	json_t *ref = json_object();
+	if (json_string_length(v))
+		json_object_set(ref, "id", v);
+	json_object_set_new(parent, key, ref);
+}
+
+static void
+expand_refs(json_t *t)
+{
+	static const char *const top[] = {"company", "user", "project", "parent"};
+	for (size_t k = 0; k < ARRAY_LEN(top); k++)
+		expand_ref(t, top[k]);
+	json_t *exec = json_object_get(t, "execution");
+	if (json_is_object(exec))
+		expand_ref(exec, "queue");
+	static const char *const lists[] = {"input", "output"};
+	json_t *models = json_object_get(t, "models");
+	for (size_t k = 0; k < ARRAY_LEN(lists); k++) {
+		size_t i;
+		json_t *item;
+		json_array_foreach(json_object_get(models, lists[k]), i, item)
+			if (json_is_object(item))
+				expand_ref(item, "model");
+	}
+}
+
 void
 tasks_join(void *ctx, json_t *page)
 {
 	struct req *q = ctx;
+	if (!strstr(q->endpoint, "_ex"))
+		return;
 	tasks_join_queue(q, page);
 	join_refs(q, page);
+	size_t i;
+	json_t *t;
+	json_array_foreach(page, i, t)
+		expand_refs(t);
 }

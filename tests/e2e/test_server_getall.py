@@ -1,7 +1,7 @@
 """The generic get_all query language of clearml-server-lite, as tasks.get_all_ex answers it:
 `filters` with any/all/op on list fields, datetime conditions and ranges, _any_/_all_ by
 datetime, scroll_id paging with refresh_scroll, empty values last in ascending order, the joins
-of project/user/parent when the projection reaches inside them, and
+of project/user/parent when the projection reaches inside them (other references {id}), and
 projects.get_hyperparam_values."""
 import time
 from datetime import datetime, timedelta, timezone
@@ -133,11 +133,17 @@ def test_get_all_ex_joins_project_user_parent(api):
     assert res["project"] == {"id": pid, "name": "join me"}
     assert res["parent"] == {"id": parent, "name": "the parent"}
     assert set(res["user"]) == {"id", "name"} and isinstance(res["user"]["name"], str)
-    # get_all does not join, and a plain "project" stays the id
+    # get_all neither joins nor expands
     res = api.call("tasks.get_all", id=[child], only_fields=["project.name"])["tasks"][0]
     assert "name" not in (res.get("project") or {})
+    res = api.call("tasks.get_all", id=[child])["tasks"][0]
+    assert res["project"] == pid and res["parent"] == parent
+    # get_all_ex: a reference not joined is {id}
     res = api.call("tasks.get_all_ex", id=[child], only_fields=["project"])["tasks"][0]
-    assert res["project"] == pid
+    assert res["project"] == {"id": pid}
+    res = api.call("tasks.get_all_ex", id=[child])["tasks"][0]
+    assert res["project"] == {"id": pid} and res["parent"] == {"id": parent}
+    assert set(res["company"]) == {"id"} and set(res["user"]) == {"id"}
     # filters still see the stored id when the join is asked for
     assert _ids(api, project=[pid], only_fields=["project.name"]) == {parent, child}
 
