@@ -66,7 +66,8 @@ struct clause {
 	regex_t re;
 	int has_re;
 	json_t *any, *all, *none;  /* C_LIST */
-	int any_null, none_null;
+	int any_null;              /* null among the values: "or the list is empty" */
+	int list_or;               /* parts combined by or (a leading __$any/__$or) */
 	json_t *lo, *hi;           /* C_RANGE: bounds (number or datetime string), NULL = open */
 	struct getall_list_filter *lf; /* C_LISTFILTER: the `filters` entry of this field */
 	json_t *dt;                /* C_DATETIME, C_ANYALL by datetime: conditions (see dt_ok) */
@@ -132,6 +133,13 @@ clause_new(struct filter *f, struct reply *r, enum clause_kind k, const char *pa
 	return c;
 }
 
+/*
+ * A list field's values, read as the real server does: plain values are "holds one of" (or,
+ * after __$all/__$and, "holds all of"); __$not before a value, or a leading "-" while no operator
+ * has been seen (the pre-2.8 form; __$nop restores it), is "holds none of"; null adds "or has
+ * none". The parts are combined by the first operator when it comes before any value (__$any/
+ * __$or: any part; __$all/__$and: every part), else all must hold.
+ */
 static int
 compile_list(struct clause *c, const json_t *v)
 {
@@ -139,44 +147,50 @@ compile_list(struct clause *c, const json_t *v)
 	c->all = json_array();
 	c->none = json_array();
 	json_t *arr = json_is_array(v) ? json_incref((json_t *)(uintptr_t)v) : json_pack("[O]", v);
-	int all_mode = 0, negate_next = 0;
+	int all_ctx = 0, negate_next = 0, legacy = 1, global = -1; /* -1 unset, 0 and, 1 or */
 	size_t i;
 	json_t *x;
 	json_array_foreach(arr, i, x) {
-		if (json_is_string(x)) {
-			const char *s = json_string_value(x);
-			if (!strcmp(s, "__$all") || !strcmp(s, "__$and")) {
-				all_mode = 1;
-				continue;
-			}
-			if (!strcmp(s, "__$any") || !strcmp(s, "__$or")) {
-				all_mode = 0;
-				continue;
-			}
-			if (!strcmp(s, "__$not")) {
-				negate_next = 1;
-				continue;
-			}
-			if (!strcmp(s, "__$nop"))
-				continue;
-			if (s[0] == '-' && s[1]) {
-				json_array_append_new(c->none, json_string(s + 1));
-				negate_next = 0;
+		const char *s = json_string_value(x);
+		if (s && !negate_next) {
+			int op_all = !strcmp(s, "__$all") || !strcmp(s, "__$and");
+			int op_any = !strcmp(s, "__$any") || !strcmp(s, "__$or");
+			if (op_all || op_any) {
+				all_ctx = op_all;
+				legacy = 0;
+				if (global < 0)
+					global = op_any;
 				continue;
 			}
 		}
+		if (global < 0)
+			global = 0;
 		if (json_is_null(x)) {
-			if (negate_next)
-				c->none_null = 1;
-			else
-				c->any_null = 1;
-		} else if (negate_next) {
-			json_array_append(c->none, x);
-		} else {
-			json_array_append(all_mode ? c->all : c->any, x);
+			c->any_null = 1;
+			negate_next = 0;
+			continue;
 		}
+		if (s && !strcmp(s, "__$nop")) {
+			all_ctx = 0;
+			legacy = 1;
+			negate_next = 0;
+			continue;
+		}
+		if (s && !strcmp(s, "__$not")) {
+			negate_next = 1;
+			continue;
+		}
+		if (s && !negate_next && legacy && s[0] == '-' && s[1]) {
+			json_array_append_new(c->none, json_string(s + 1));
+			continue;
+		}
+		if (negate_next)
+			json_array_append(c->none, x);
+		else
+			json_array_append(all_ctx ? c->all : c->any, x);
 		negate_next = 0;
 	}
+	c->list_or = global == 1;
 	json_decref(arr);
 	return 0;
 }
@@ -328,6 +342,44 @@ value_empty(const json_t *v)
 	       (json_is_string(v) && json_string_length(v) == 0);
 }
 
+/* compile_list's clause against a document's value. */
+static int
+list_ok(const struct clause *c, const json_t *v)
+{
+	size_t k;
+	json_t *x;
+	int parts = 0, hits = 0;
+	if (json_array_size(c->any)) {
+		int hit = 0;
+		json_array_foreach(c->any, k, x)
+			if (!hit && value_has(v, x))
+				hit = 1;
+		parts++;
+		hits += hit;
+	}
+	if (json_array_size(c->all)) {
+		int hit = 1;
+		json_array_foreach(c->all, k, x)
+			if (hit && !value_has(v, x))
+				hit = 0;
+		parts++;
+		hits += hit;
+	}
+	if (json_array_size(c->none)) {
+		int hit = 1;
+		json_array_foreach(c->none, k, x)
+			if (hit && value_has(v, x))
+				hit = 0;
+		parts++;
+		hits += hit;
+	}
+	if (c->any_null && value_empty(v))
+		return 1;
+	if (!parts)
+		return !c->any_null;
+	return c->list_or ? hits > 0 : hits == parts;
+}
+
 static int
 regex_on_value(const regex_t *re, const json_t *v)
 {
@@ -442,28 +494,10 @@ doc_passes(const json_t *doc, const struct filter *f)
 			if (!regex_on_value(&c->re, v))
 				return 0;
 			break;
-		case C_LIST: {
-			size_t k;
-			json_t *x;
-			int empty = value_empty(v);
-			if (json_array_size(c->any) || c->any_null) {
-				int hit = c->any_null && empty;
-				json_array_foreach(c->any, k, x)
-					if (!hit && value_has(v, x))
-						hit = 1;
-				if (!hit)
-					return 0;
-			}
-			json_array_foreach(c->all, k, x)
-				if (!value_has(v, x))
-					return 0;
-			json_array_foreach(c->none, k, x)
-				if (value_has(v, x))
-					return 0;
-			if (c->none_null && empty)
+		case C_LIST:
+			if (!list_ok(c, v))
 				return 0;
 			break;
-		}
 		case C_LISTFILTER:
 			if (!getall_list_filter_pass(c->lf, v))
 				return 0;

@@ -42,6 +42,26 @@ def test_list_filters_any_all_op(api):
         set(tasks[1:])
 
 
+def test_list_operators(api):
+    t = [_task(api, tags=tags) for tags in ([], ["a"], ["a", "b"], ["b", "c"], ["a", "b", "c"])]
+
+    def q(*tags):
+        return _ids(api, id=t, tags=list(tags))
+
+    assert q("a") == {t[1], t[2], t[4]}
+    assert q("-a") == {t[0], t[3]}
+    assert q("a", "__$not", "b") == {t[1]}
+    assert q("__$not", "a", "__$not", "b") == {t[0]}
+    assert q("__$all", "b", "c") == {t[3], t[4]}
+    # a leading __$any makes the parts alternatives
+    assert q("__$any", "a", "__$all", "b", "c") == {t[1], t[2], t[3], t[4]}
+    assert q("__$or", "c", "__$not", "a") == {t[0], t[3], t[4]}
+    # null: or no tags at all
+    assert q(None) == {t[0]}
+    assert q("c", None) == {t[0], t[3], t[4]}
+    assert q("__$all", "a", "b", None) == {t[0], t[2], t[4]}
+
+
 @pytest.mark.parametrize("bad", [{"tags": {"test": ["1"]}}, {"tags": {"any": ["a"]}},
                                  {"tags": {"any": {"include": ["a"]}, "op": "xor"}},
                                  {"tags": {"any": {"includes": ["a"]}}}, ["tags"]])
