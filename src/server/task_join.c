@@ -105,8 +105,8 @@ tasks_join_queue(struct req *q, json_t *docs)
 	json_t *of = json_object_get(q->body, "only_fields");
 	if (!of)
 		of = json_object_get(q->body, "projection");
-	if (!json_is_array(of) || !strstr(q->endpoint, "_ex") ||
-	    !(task_projection_names(of, "execution", 0) || task_projection_names(of, "execution.queue", 1)))
+	if (!json_is_array(of) || !(task_projection_names(of, "execution", 0) ||
+	                             task_projection_names(of, "execution.queue", 1)))
 		return;
 	size_t i;
 	json_t *t;
@@ -136,7 +136,7 @@ join_refs(struct req *q, json_t *docs)
 	json_t *of = json_object_get(q->body, "only_fields");
 	if (!of)
 		of = json_object_get(q->body, "projection");
-	if (!json_is_array(of) || !strstr(q->endpoint, "_ex"))
+	if (!json_is_array(of))
 		return;
 	for (size_t k = 0; k < ARRAY_LEN(g_refs); k++) {
 		const char *field = g_refs[k];
