@@ -21,6 +21,8 @@
 #include "server/files.h"
 #include "server/front.h"
 #include "server/models.h"
+#include "server/organization.h"
+#include "server/serving.h"
 #include "server/server.h"
 #include "server/status_history.h"
 #include "server/task_page.h"
@@ -104,7 +106,8 @@ open_database(struct server *srv, sqlite3 **out)
 	if (db_exec(db, svc_core_schema) || db_exec(db, svc_queues_schema) ||
 	    db_exec(db, svc_workers_schema) || db_exec(db, svc_events_schema) ||
 	    db_exec(db, svc_models_schema) || db_exec(db, worker_stats_schema) ||
-	    db_exec(db, task_page_schema) || db_exec(db, status_history_schema))
+	    db_exec(db, task_page_schema) || db_exec(db, status_history_schema) ||
+	    db_exec(db, organization_schema) || db_exec(db, serving_schema))
 		return -1;
 	*out = db;
 	return 0;
@@ -298,6 +301,7 @@ background_main(void *arg)
 		if (db) {
 			workers_expire(db, now_ms());
 			worker_stats_tick(db, now_ms());
+			serving_prune(db, now_ms());
 			watchdog_run(db, srv->task_watchdog_sec);
 			auth_revoked_expire(db, now_ms() / 1000);
 		}

@@ -14,16 +14,23 @@
 #include "server/auth.h"
 #include "server/front.h"
 #include "server/models.h"
+#include "server/organization.h"
+#include "server/projects.h"
 #include "server/reports.h"
+#include "server/serving.h"
+#include "server/tags_compat.h"
 #include "server/worker_stats.h"
 #include "util.h"
 
 static const struct endpoint *const g_tables[] = {
 	svc_auth_endpoints,  svc_server_endpoints, svc_users_endpoints,  svc_projects_endpoints,
+	svc_projects_meta_endpoints, svc_projects_delete_endpoints, svc_tags_endpoints,
+	svc_projects_move_endpoints,
 	svc_tasks_endpoints, svc_queues_endpoints, svc_workers_endpoints, svc_events_endpoints,
 	svc_models_endpoints, svc_events_multi_endpoints, worker_stats_endpoints,
 	svc_move_endpoints, svc_pipelines_endpoints, svc_events_samples_endpoints,
-	svc_reports_endpoints, svc_projects_hyperparams_endpoints,
+	svc_reports_endpoints, svc_organization_endpoints, svc_serving_endpoints,
+	svc_projects_hyperparams_endpoints,
 };
 
 void
@@ -200,7 +207,12 @@ router_dispatch(struct req *q, struct reply *r)
 		reply_err(r, 500, 100, "General data error (database unavailable)");
 		return;
 	}
+	int old_tags = tags_compat_applies(q);
+	if (old_tags)
+		tags_compat_request(q);
 	ep->fn(q, r);
+	if (old_tags)
+		tags_compat_reply(q, r);
 	if (q->who == &who)
 		q->who = NULL;
 	if (sqlite3_get_autocommit(q->db) == 0) {

@@ -16,6 +16,7 @@
 #include "server/getall.h"
 #include "server/models.h"
 #include "server/projects.h"
+#include "server/ref_expand.h"
 #include "server/svc_tasks.h"
 #include "util.h"
 
@@ -408,9 +409,44 @@ models_get_all(struct req *q, struct reply *r)
 		}
 	}
 	db_stmt_done(st);
+	/* include_subprojects: the project filter covers every project below the ones named */
+	json_t *body = q->body, *wide = NULL;
+	const json_t *proj = json_object_get(body, "project");
+	int subs = 0;
+	if (req_bool(q, r, "include_subprojects", 0, &subs) != 0) {
+		json_decref(docs);
+		return;
+	}
+	if (subs && proj && !json_is_null(proj)) {
+		json_t *ids = json_is_array(proj) ? json_incref((json_t *)(uintptr_t)proj)
+		                                  : json_pack("[O]", proj);
+		char *text = project_ids_expand(q->db, ids, 1);
+		json_t *all = text ? json_loads(text, 0, NULL) : NULL;
+		free(text);
+		/* a null in the list (models without a project) stays */
+		size_t i;
+		json_t *v;
+		json_array_foreach(ids, i, v)
+			if (json_is_null(v) && all)
+				json_array_append(all, v);
+		json_decref(ids);
+		if (!json_is_array(all)) {
+			json_decref(all);
+			json_decref(docs);
+			reply_err(r, 500, 100, "General data error");
+			return;
+		}
+		wide = json_copy(body);
+		json_object_set_new(wide, "project", all);
+		q->body = wide;
+	}
 	getall_reply(q, r, docs, &model_spec, "models");
+	q->body = body;
+	json_decref(wide);
 	if (include_stats && !r->code)
 		add_label_stats(docs, json_object_get(r->data, "models"));
+	if (!r->code && ref_expand_wanted(q))
+		ref_expand_ids(json_object_get(r->data, "models"), ref_model_paths);
 	json_decref(docs);
 }
 

@@ -2,8 +2,8 @@
  * svc_projects — the minimum set of projects.*: create (parents of "a/b/c" created on the way,
  * names unique per company), get_by_id, get_all (the get_all language), update, and
  * get_all_ex as an alias the UI and some SDK paths call. Projects are JSON documents with
- * indexed company/name columns. delete removes the project and its subprojects (tasks block it
- * unless force).
+ * indexed company/name columns. delete lives in svc_projects_delete.c, the queries over what a
+ * project holds in svc_projects_meta.c and svc_projects_tags.c.
  */
 #include <string.h>
 
@@ -52,7 +52,7 @@ project_visible(sqlite3 *db, const struct identity *who, const char *id)
 	return ok;
 }
 
-static int
+int
 project_save(sqlite3 *db, const json_t *p)
 {
 	char *text = json_dumps(p, JSON_COMPACT);
@@ -165,6 +165,42 @@ project_create(sqlite3 *db, const struct identity *who, const char *name, const 
 	return 0;
 }
 
+/* "a//b /c/" → "a/b/c": empty parts dropped, each part trimmed, as the real server cleans a
+ * project name up; NULL when nothing is left. Caller frees. */
+static char *
+project_name_normalize(const char *in)
+{
+	struct buf b;
+	buf_init(&b, strlen(in) + 1);
+	const char *p = in;
+	while (*p) {
+		const char *e = strchr(p, '/');
+		size_t n = e ? (size_t)(e - p) : strlen(p);
+		const char *s = p;
+		while (n && (*s == ' ' || *s == '\t')) {
+			s++;
+			n--;
+		}
+		while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+			n--;
+		if (n) {
+			if (b.len)
+				buf_puts(&b, "/");
+			buf_append(&b, s, n);
+		}
+		p = e ? e + 1 : p + strlen(p);
+	}
+	if (!b.len) {
+		buf_free(&b);
+		return NULL;
+	}
+	char *out = buf_steal(&b);
+	buf_free(&b);
+	return out;
+}
+
+static void projects_create_named(struct req *q, struct reply *r, const char *name);
+
 static void
 projects_create(struct req *q, struct reply *r)
 {
@@ -177,12 +213,25 @@ projects_create(struct req *q, struct reply *r)
 		reply_err(r, 400, 12, "Validation error (expected a string): field=name");
 		return;
 	}
-	const char *name = json_string_value(nv);
-	if (!name_ok(name)) {
-		reply_err(r, 400, 800, "Data validation error (name must be at least 3 characters): name=%s",
-		          name);
+	char *name = project_name_normalize(json_string_value(nv));
+	if (!name) {
+		reply_err(r, 400, 407, "Invalid project name: name=%.256s", json_string_value(nv));
 		return;
 	}
+	const char *base = strrchr(name, '/');
+	if (!name_ok(base ? base + 1 : name)) {
+		reply_err(r, 400, 800, "Data validation error (name must be at least 3 characters): name=%s",
+		          name);
+		free(name);
+		return;
+	}
+	projects_create_named(q, r, name);
+	free(name);
+}
+
+static void
+projects_create_named(struct req *q, struct reply *r, const char *name)
+{
 	static const char *const lists[] = {"tags", "system_tags", NULL};
 	for (const char *const *k = lists; *k; k++) {
 		json_t *v = json_object_get(q->body, *k);
@@ -268,10 +317,17 @@ projects_update(struct req *q, struct reply *r)
 	}
 	json_t *p = project_load(q->db, id);
 	const char *c = json_string_value(json_object_get(p, "company"));
-	if (!p || !c || strcmp(c, q->who->company) != 0) {
+	if (!p || !c || (*c && strcmp(c, q->who->company) != 0)) {
 		db_rollback(q->db);
 		json_decref(p);
 		reply_err(r, 400, 401, "Invalid project id: id=%s", id);
+		return;
+	}
+	if (!*c) {
+		/* public projects are read-only until made private again */
+		db_rollback(q->db);
+		json_decref(p);
+		reply_err(r, 403, 21, "Forbidden (modification not allowed): id=%s", id);
 		return;
 	}
 	json_t *fields = json_object();
@@ -288,13 +344,35 @@ projects_update(struct req *q, struct reply *r)
 			reply_err(r, 400, 800, "Data validation error (name must be at least 3 characters)");
 			return;
 		}
-		json_object_set(p, *k, v);
-		json_object_set(fields, *k, v);
-		if (!strcmp(*k, "name")) {
-			const char *n = json_string_value(v);
-			const char *sl = strrchr(n, '/');
+		const char *cur = json_string_value(json_object_get(p, "name"));
+		if (!strcmp(*k, "name") && cur && strcmp(json_string_value(v), cur) != 0) {
+			/* a rename in place: the location (the part before the last '/') stays, and every
+			 * subproject's name follows */
+			const char *n = json_string_value(v), *old = cur;
+			const char *sl = strrchr(n, '/'), *osl = strrchr(old, '/');
+			size_t loc = sl ? (size_t)(sl - n) : 0, oloc = osl ? (size_t)(osl - old) : 0;
+			if (loc != oloc || strncmp(n, old, loc) != 0) {
+				db_rollback(q->db);
+				json_decref(p);
+				json_decref(fields);
+				reply_err(r, 400, 408, "Cannot update project location. Use projects.move "
+				          "instead: name=%.256s", n);
+				return;
+			}
+			char *old_name = xstrdup(old);
+			int rrc = project_rename_tree(q, r, old_name, n,
+			                              json_string_value(json_object_get(p, "parent")), NULL);
+			free(old_name);
+			if (rrc != 0) {
+				db_rollback(q->db);
+				json_decref(p);
+				json_decref(fields);
+				return;
+			}
 			json_object_set_new(p, "basename", json_string(sl ? sl + 1 : n));
 		}
+		json_object_set(p, *k, v);
+		json_object_set(fields, *k, v);
 	}
 	char now[48];
 	db_now_iso(now, sizeof(now));
@@ -313,160 +391,6 @@ projects_update(struct req *q, struct reply *r)
 	}
 	db_commit(q->db);
 	reply_data(r, json_pack("{s:i,s:o}", "updated", 1, "fields", fields));
-}
-
-/* projects.delete: the project and the projects below it. Tasks in them block the delete
- * unless force; then they are deleted (delete_contents) or just leave the project. */
-/* The models of the projects in list (a JSON array text): deleted with their events (contents;
- * their uris into urls) or moved out of the project. The count, or -1 on a database error. */
-static int
-project_models(struct req *q, const char *list, int contents, json_t *urls)
-{
-	json_t *ids = json_array();
-	sqlite3_stmt *st = db_stmt(q->db, "SELECT id FROM models WHERE project IN "
-	                                  "(SELECT value FROM json_each(?))");
-	if (!st) {
-		json_decref(ids);
-		return -1;
-	}
-	sqlite3_bind_text(st, 1, list, -1, SQLITE_STATIC);
-	while (sqlite3_step(st) == SQLITE_ROW)
-		json_array_append_new(ids, json_string((const char *)sqlite3_column_text(st, 0)));
-	db_stmt_done(st);
-	int n = 0, rc = 0;
-	size_t i;
-	json_t *idv;
-	json_array_foreach(ids, i, idv) {
-		json_t *m = model_load(q->db, json_string_value(idv));
-		if (!m)
-			continue;
-		const char *uri = json_string_value(json_object_get(m, "uri"));
-		if (contents) {
-			if (uri && *uri)
-				json_array_append_new(urls, json_string(uri));
-			rc |= model_delete_row(q->db, json_string_value(idv));
-			rc |= events_delete_for_task(q->db, json_string_value(idv)) < 0;
-		} else {
-			json_object_del(m, "project");
-			rc |= model_save(q->db, m);
-		}
-		json_decref(m);
-		n++;
-	}
-	json_decref(ids);
-	return rc ? -1 : n;
-}
-
-static void
-projects_delete(struct req *q, struct reply *r)
-{
-	const char *id;
-	int force = 0, contents = 0;
-	if (req_str(q, r, "project", 1, &id) || req_bool(q, r, "force", 0, &force) ||
-	    req_bool(q, r, "delete_contents", 0, &contents))
-		return;
-	if (db_begin(q->db) != 0) {
-		reply_err(r, 500, 100, "General data error (database busy)");
-		return;
-	}
-	json_t *p = project_load(q->db, id);
-	const char *c = json_string_value(json_object_get(p, "company"));
-	if (!p || !c || strcmp(c, q->who->company) != 0) {
-		db_rollback(q->db);
-		json_decref(p);
-		reply_err(r, 400, 401, "Invalid project id: id=%s", id);
-		return;
-	}
-	/* the project and its descendants */
-	json_t *ids = json_pack("[s]", id);
-	sqlite3_stmt *st = db_stmt(q->db, "SELECT id FROM projects WHERE company = ? AND "
-	                                  "substr(name, 1, length(?) + 1) = ? || '/'");
-	if (st) {
-		const char *name = json_string_value(json_object_get(p, "name"));
-		sqlite3_bind_text(st, 1, q->who->company, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 3, name, -1, SQLITE_STATIC);
-		while (sqlite3_step(st) == SQLITE_ROW)
-			json_array_append_new(ids, json_string((const char *)sqlite3_column_text(st, 0)));
-		db_stmt_done(st);
-	}
-	json_decref(p);
-	char *list = json_dumps(ids, JSON_COMPACT);
-	json_decref(ids);
-	json_t *tasks = json_array();
-	st = db_stmt(q->db, "SELECT id FROM tasks WHERE project IN (SELECT value FROM json_each(?))");
-	if (st) {
-		sqlite3_bind_text(st, 1, list, -1, SQLITE_STATIC);
-		while (sqlite3_step(st) == SQLITE_ROW)
-			json_array_append_new(tasks, json_string((const char *)sqlite3_column_text(st, 0)));
-		db_stmt_done(st);
-	}
-	int ntasks = (int)json_array_size(tasks);
-	if (ntasks && !force) {
-		db_rollback(q->db);
-		free(list);
-		json_decref(tasks);
-		reply_err(r, 400, 402, "Project has associated tasks (use force): id=%s, tasks=%d", id, ntasks);
-		return;
-	}
-	int ok = 1;
-	size_t i;
-	json_t *tid;
-	json_t *model_urls = json_array(), *artifact_urls = json_array();
-	int nmodels = project_models(q, list, contents, model_urls);
-	if (nmodels < 0)
-		ok = 0;
-	json_array_foreach(tasks, i, tid) {
-		const char *t = json_string_value(tid);
-		if (contents) {
-			json_t *doc = task_load(q->db, t);
-			size_t k;
-			json_t *a;
-			json_array_foreach(json_object_get(json_object_get(doc, "execution"), "artifacts"), k, a) {
-				const char *mode = json_string_value(json_object_get(a, "mode"));
-				const char *uri = json_string_value(json_object_get(a, "uri"));
-				if ((!mode || !strcmp(mode, "output")) && uri && *uri)
-					json_array_append_new(artifact_urls, json_string(uri));
-			}
-			json_decref(doc);
-			queue_remove_task(q->db, NULL, t);
-			ok = ok && events_delete_for_task(q->db, t) >= 0 && task_delete_row(q->db, t) == 0;
-		} else {
-			json_t *doc = task_load(q->db, t);
-			if (doc) {
-				json_object_del(doc, "project");
-				ok = ok && task_save(q->db, doc) == 0;
-				json_decref(doc);
-			}
-		}
-	}
-	json_decref(tasks);
-	st = db_stmt(q->db, "DELETE FROM projects WHERE id IN (SELECT value FROM json_each(?))");
-	if (st) {
-		sqlite3_bind_text(st, 1, list, -1, SQLITE_STATIC);
-		ok = ok && sqlite3_step(st) == SQLITE_DONE;
-		db_stmt_done(st);
-	} else {
-		ok = 0;
-	}
-	free(list);
-	if (!ok || db_commit(q->db) != 0) {
-		db_rollback(q->db);
-		json_decref(model_urls);
-		json_decref(artifact_urls);
-		reply_err(r, 500, 100, "General data error (deleting project)");
-		return;
-	}
-	json_t *urls = contents ? json_pack("{s:o,s:[],s:o}", "model_urls", model_urls, "event_urls",
-	                                    "artifact_urls", artifact_urls)
-	                        : json_null();
-	if (!contents) {
-		json_decref(model_urls);
-		json_decref(artifact_urls);
-	}
-	reply_data(r, json_pack("{s:i,s:i,s:i,s:i,s:o}", "deleted", 1, "disassociated_tasks",
-	                        contents ? 0 : ntasks, "deleted_tasks", contents ? ntasks : 0,
-	                        "deleted_models", contents ? nmodels : 0, "urls", urls));
 }
 
 /* ---------------------------------------------------------------- aggregated queries */
@@ -628,6 +552,5 @@ const struct endpoint svc_projects_endpoints[] = {
 	{"projects.get_all", "1.0", 0, projects_get_all},
 	{"projects.get_all_ex", "1.0", 0, projects_get_all},
 	{"projects.update", "1.0", 0, projects_update},
-	{"projects.delete", "1.0", 0, projects_delete},
 	{0},
 };

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "server/organization.h"
 #include "server/projects.h"
 #include "server/queue_store.h"
 #include "server/store_sql.h"
@@ -167,7 +168,8 @@ h_register(struct req *q, struct reply *r)
 		return;
 	if (sq_begin(q, r) != 0)
 		return;
-	if (check_queues(q, r, queues) == 0) {
+	if (check_queues(q, r, queues) == 0 &&
+	    queue_resources_set(q->db, queues, json_object_get(q->body, "resources"), r) == 0) {
 		if (upsert_worker(q, id, timeout, tags, stags, queues, sq_now_us()) != 0)
 			reply_err(r, 400, 1002, "Worker registration failed: %s", sqlite3_errmsg(q->db));
 		else

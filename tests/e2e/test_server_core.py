@@ -436,7 +436,7 @@ def test_project_delete(api):
     m = expect_err(api, "projects.delete", 400, 402, {"project": top})
     assert "tasks" in m["result_msg"]
     d = api.call("projects.delete", project=top, force=True)
-    assert (d["deleted"], d["disassociated_tasks"]) == (1, 1)
+    assert (d["deleted"], d["disassociated_tasks"]) == (2, 1)  # with its subproject
     expect_err(api, "projects.get_by_id", 400, 401, {"project": sub})
     assert api.call("projects.get_by_id", project=keep)["project"]["name"] == "del-topper"
     assert "project" not in api.call("tasks.get_by_id", task=t1)["task"]

@@ -124,3 +124,18 @@ def test_preferences_by_dotted_path(api):
         node = node["k"]
     assert err(call_as, api, uid, "users.set_preferences", preferences=deep) == (400, 12)
     assert call_as(api, uid, "users.get_preferences")["preferences"]["b"] == 1
+
+
+def test_project_user_names(api):
+    """projects.get_user_names: who created the tasks (or models) of projects and subprojects."""
+    u1, u2 = new_user(api, "names one"), new_user(api, "names two")
+    top = api.call("projects.create", name="names proj", description="")["id"]
+    sub = api.call("projects.create", name="names proj/sub", description="")["id"]
+    call_as(api, u2, "tasks.create", name="task two", type="testing", project=sub)
+    call_as(api, u1, "models.create", name="model one", uri="file:///m", project=top)
+    got = api.call("projects.get_user_names", projects=[top])["users"]
+    assert got == [{"id": u2, "name": "names two"}]
+    assert api.call("projects.get_user_names", projects=[top], include_subprojects=False)["users"] == []
+    got = api.call("projects.get_user_names", projects=[top], entity="model")["users"]
+    assert got == [{"id": u1, "name": "names one"}]
+    assert err(api.call, "projects.get_user_names", entity="queue") == (400, 12)
