@@ -4,11 +4,9 @@
  * The request body is compiled once into a list of clauses (regexes compiled, list values split
  * into any/all/none sets), then each document is tested against every clause. Ordering is a
  * stable merge of order_by keys; paging and the 500-result cap come last, then projection.
- * Regexes are MongoDB/PCRE-flavoured on input and translated to POSIX ERE (glibc regcomp), which
- * has no catastrophic backtracking; patterns are bounded in length.
+ * Regexes: getall_regex.c; comparing values and the `filters` object: getall_value.c.
  */
 #include <ctype.h>
-#include <regex.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -16,10 +14,6 @@
 #include "server/getall.h"
 #include "util.h"
 
-#define MAX_PATTERN 1024
-#define MAX_REPEAT 100     /* largest {n,m} bound */
-#define MAX_BRACES 4       /* {…} quantifiers per pattern */
-#define MAX_GROUP_PLUS 6   /* (…)+ per pattern */
 #define MAX_CLAUSES 64
 
 /* A path segment's "%2E" stands for a '.' inside a key (the real server's escaping of keys
@@ -62,162 +56,9 @@ json_path_get(const json_t *doc, const char *dotted)
 	return (json_t *)(uintptr_t)cur;
 }
 
-/* ---------------------------------------------------------------- regex */
-
-static int
-regex_translate(const char *pat, struct buf *out, int *icase)
-{
-	const char *p = pat;
-	int in_bracket = 0, nbraces = 0, group_plus = 0;
-	int *braces = &nbraces;
-	*icase = 0;
-	if (strncmp(p, "(?i)", 4) == 0) {
-		*icase = 1;
-		p += 4;
-	}
-	for (; *p; p++) {
-		char c = *p;
-		if (in_bracket) {
-			if (c == ']' && in_bracket > 1) {
-				in_bracket = 0;
-				buf_puts(out, "]");
-				continue;
-			}
-			in_bracket++;
-			if (c == '\\' && p[1]) {
-				p++;
-				switch (*p) {
-				case 'd': buf_puts(out, "0-9"); break;
-				case 'w': buf_puts(out, "[:alnum:]_"); break;
-				case 's': buf_puts(out, "[:space:]"); break;
-				case 'n': buf_puts(out, "\n"); break;
-				case 't': buf_puts(out, "\t"); break;
-				default: buf_append(out, p, 1); break;
-				}
-				continue;
-			}
-			buf_append(out, &c, 1);
-			continue;
-		}
-		if (c == '\\') {
-			char n = p[1];
-			if (!n)
-				return -1;
-			p++;
-			switch (n) {
-			case 'd': buf_puts(out, "[0-9]"); break;
-			case 'D': buf_puts(out, "[^0-9]"); break;
-			case 'w': buf_puts(out, "[[:alnum:]_]"); break;
-			case 'W': buf_puts(out, "[^[:alnum:]_]"); break;
-			case 's': buf_puts(out, "[[:space:]]"); break;
-			case 'S': buf_puts(out, "[^[:space:]]"); break;
-			case 'n': buf_puts(out, "\n"); break;
-			case 't': buf_puts(out, "\t"); break;
-			case 'A': buf_puts(out, "^"); break;
-			case 'Z': case 'z': buf_puts(out, "$"); break;
-			case 'b': case 'B': break; /* word boundaries: not in ERE; dropped */
-			default:
-				if (isalnum((unsigned char)n))
-					return -1; /* unknown class escape */
-				if (strchr(".[]()*+?{}|^$\\", n)) {
-					char e[2] = {'\\', n};
-					buf_append(out, e, 2);
-				} else {
-					buf_append(out, &n, 1);
-				}
-			}
-			continue;
-		}
-		if (c == '[') {
-			in_bracket = 1;
-			buf_puts(out, "[");
-			if (p[1] == '^') {
-				buf_puts(out, "^");
-				p++;
-			}
-			continue;
-		}
-		if (c == '(' && p[1] == '?' && p[2] == ':') {
-			buf_puts(out, "(");
-			p += 2;
-			continue;
-		}
-		if (c == '(' && p[1] == '?')
-			return -1; /* other extensions (lookaround, flags mid-pattern) */
-		if (c == '{') {
-			/* {n}, {n,}, {n,m}: small bounds only, and few of them — glibc expands each
-			 * repetition into copies of the subtree, so big or nested counts explode */
-			unsigned long lo = 0, hi = 0;
-			const char *q = p + 1;
-			int digits = 0;
-			while (*q >= '0' && *q <= '9' && digits < 4) {
-				lo = lo * 10 + (unsigned long)(*q++ - '0');
-				digits++;
-			}
-			if (!digits || lo > MAX_REPEAT)
-				return -1;
-			hi = lo;
-			if (*q == ',') {
-				q++;
-				digits = 0;
-				hi = 0;
-				while (*q >= '0' && *q <= '9' && digits < 4) {
-					hi = hi * 10 + (unsigned long)(*q++ - '0');
-					digits++;
-				}
-				if (digits && hi > MAX_REPEAT)
-					return -1;
-			}
-			if (*q != '}' || ++(*braces) > MAX_BRACES || (p > pat && p[-1] == ')'))
-				return -1; /* no counted repetition of groups */
-			buf_append(out, p, (size_t)(q - p + 1));
-			p = q;
-			c = '}';
-		} else {
-			if (c == '+' && p > pat && p[-1] == ')' && ++group_plus > MAX_GROUP_PLUS)
-				return -1; /* each (…)+ doubles the compiled tree */
-			buf_append(out, &c, 1);
-		}
-		if (c == '*' || c == '+' || c == '?' || c == '}') {
-			if (p[1] == '?' || p[1] == '+')
-				p++; /* lazy or possessive: the same yes/no answer for our use */
-			if (p[1] == '*' || p[1] == '+' || p[1] == '?' || p[1] == '{')
-				return -1; /* stacked quantifiers: an error in PCRE, a blow-up in glibc */
-		}
-	}
-	return in_bracket ? -1 : 0;
-}
-
-static int
-regex_compile(const char *pattern, regex_t *re)
-{
-	if (strlen(pattern) > MAX_PATTERN)
-		return -1;
-	struct buf b;
-	buf_init(&b, 8 * MAX_PATTERN + 16);
-	int icase;
-	int rc = regex_translate(pattern, &b, &icase);
-	if (rc == 0)
-		rc = regcomp(re, b.data ? b.data : "", REG_EXTENDED | REG_NOSUB | (icase ? REG_ICASE : 0))
-		             == 0 ? 0 : -1;
-	buf_free(&b);
-	return rc;
-}
-
-int
-getall_regex_match(const char *pattern, const char *s)
-{
-	regex_t re;
-	if (regex_compile(pattern, &re) != 0)
-		return -1;
-	int m = regexec(&re, s, 0, NULL, 0) == 0;
-	regfree(&re);
-	return m;
-}
-
 /* ---------------------------------------------------------------- clauses */
 
-enum clause_kind { C_PATTERN, C_LIST, C_RANGE, C_DATETIME, C_TEXT, C_ANYALL };
+enum clause_kind { C_PATTERN, C_LIST, C_LISTFILTER, C_RANGE, C_DATETIME, C_TEXT, C_ANYALL };
 
 struct clause {
 	enum clause_kind kind;
@@ -225,10 +66,11 @@ struct clause {
 	regex_t re;
 	int has_re;
 	json_t *any, *all, *none;  /* C_LIST */
-	int any_null, none_null;
-	int has_min, has_max;      /* C_RANGE */
-	double min, max;
-	json_t *dt;                /* C_DATETIME: array of strings with optional op prefix */
+	int any_null;              /* null among the values: "or the list is empty" */
+	int list_or;               /* parts combined by or (a leading __$any/__$or) */
+	json_t *lo, *hi;           /* C_RANGE: bounds (number or datetime string), NULL = open */
+	struct getall_list_filter *lf; /* C_LISTFILTER: the `filters` entry of this field */
+	json_t *dt;                /* C_DATETIME, C_ANYALL by datetime: conditions (see dt_ok) */
 	char *text;                /* C_TEXT: lowercased */
 	json_t *fields;            /* C_ANYALL / C_TEXT */
 	int all_mode;              /* C_ANYALL: _all_ */
@@ -267,6 +109,9 @@ filter_free(struct filter *f)
 		json_decref(c->any);
 		json_decref(c->all);
 		json_decref(c->none);
+		json_decref(c->lo);
+		json_decref(c->hi);
+		getall_list_filter_free(c->lf);
 		json_decref(c->dt);
 		free(c->text);
 		json_decref(c->fields);
@@ -288,6 +133,13 @@ clause_new(struct filter *f, struct reply *r, enum clause_kind k, const char *pa
 	return c;
 }
 
+/*
+ * A list field's values, read as the real server does: plain values are "holds one of" (or,
+ * after __$all/__$and, "holds all of"); __$not before a value, or a leading "-" while no operator
+ * has been seen (the pre-2.8 form; __$nop restores it), is "holds none of"; null adds "or has
+ * none". The parts are combined by the first operator when it comes before any value (__$any/
+ * __$or: any part; __$all/__$and: every part), else all must hold.
+ */
 static int
 compile_list(struct clause *c, const json_t *v)
 {
@@ -295,44 +147,50 @@ compile_list(struct clause *c, const json_t *v)
 	c->all = json_array();
 	c->none = json_array();
 	json_t *arr = json_is_array(v) ? json_incref((json_t *)(uintptr_t)v) : json_pack("[O]", v);
-	int all_mode = 0, negate_next = 0;
+	int all_ctx = 0, negate_next = 0, legacy = 1, global = -1; /* -1 unset, 0 and, 1 or */
 	size_t i;
 	json_t *x;
 	json_array_foreach(arr, i, x) {
-		if (json_is_string(x)) {
-			const char *s = json_string_value(x);
-			if (!strcmp(s, "__$all") || !strcmp(s, "__$and")) {
-				all_mode = 1;
-				continue;
-			}
-			if (!strcmp(s, "__$any") || !strcmp(s, "__$or")) {
-				all_mode = 0;
-				continue;
-			}
-			if (!strcmp(s, "__$not")) {
-				negate_next = 1;
-				continue;
-			}
-			if (!strcmp(s, "__$nop"))
-				continue;
-			if (s[0] == '-' && s[1]) {
-				json_array_append_new(c->none, json_string(s + 1));
-				negate_next = 0;
+		const char *s = json_string_value(x);
+		if (s && !negate_next) {
+			int op_all = !strcmp(s, "__$all") || !strcmp(s, "__$and");
+			int op_any = !strcmp(s, "__$any") || !strcmp(s, "__$or");
+			if (op_all || op_any) {
+				all_ctx = op_all;
+				legacy = 0;
+				if (global < 0)
+					global = op_any;
 				continue;
 			}
 		}
+		if (global < 0)
+			global = 0;
 		if (json_is_null(x)) {
-			if (negate_next)
-				c->none_null = 1;
-			else
-				c->any_null = 1;
-		} else if (negate_next) {
-			json_array_append(c->none, x);
-		} else {
-			json_array_append(all_mode ? c->all : c->any, x);
+			c->any_null = 1;
+			negate_next = 0;
+			continue;
 		}
+		if (s && !strcmp(s, "__$nop")) {
+			all_ctx = 0;
+			legacy = 1;
+			negate_next = 0;
+			continue;
+		}
+		if (s && !strcmp(s, "__$not")) {
+			negate_next = 1;
+			continue;
+		}
+		if (s && !negate_next && legacy && s[0] == '-' && s[1]) {
+			json_array_append_new(c->none, json_string(s + 1));
+			continue;
+		}
+		if (negate_next)
+			json_array_append(c->none, x);
+		else
+			json_array_append(all_ctx ? c->all : c->any, x);
 		negate_next = 0;
 	}
+	c->list_or = global == 1;
 	json_decref(arr);
 	return 0;
 }
@@ -353,10 +211,26 @@ compile_filter(const json_t *body, const struct getall_spec *spec, struct filter
 	f->show_hidden = sh || !spec->hidden_tag;
 	const char *key;
 	json_t *v;
+	/* filters: {<list field>: {any/all/op}}, each replacing a plain query of the same field */
+	json_t *filters = json_object_get(body, "filters");
+	if (filters && !json_is_null(filters) && !json_is_object(filters)) {
+		reply_err(r, 400, 12, "Validation error (filters must be an object)");
+		return -1;
+	}
+	json_object_foreach(filters, key, v) {
+		if (json_is_null(v) || !in_list(spec->list_fields, key))
+			continue;
+		struct clause *c = clause_new(f, r, C_LISTFILTER, key);
+		if (!c || !(c->lf = getall_list_filter_new(key, v, r)))
+			goto fail;
+	}
 	json_object_foreach((json_t *)(uintptr_t)body, key, v) {
 		if (json_is_null(v))
 			continue;
 		struct clause *c = NULL;
+		json_t *fv = json_object_get(filters, key);
+		if (fv && !json_is_null(fv) && in_list(spec->list_fields, key))
+			continue;
 		if (in_list(spec->pattern_fields, key)) {
 			if (!json_is_string(v)) {
 				reply_err(r, 400, 12, "Validation error (pattern expected): field=%s", key);
@@ -364,7 +238,7 @@ compile_filter(const json_t *body, const struct getall_spec *spec, struct filter
 			}
 			if (!(c = clause_new(f, r, C_PATTERN, key)))
 				goto fail;
-			if (regex_compile(json_string_value(v), &c->re) != 0) {
+			if (getall_regex_compile(json_string_value(v), &c->re) != 0) {
 				reply_err(r, 400, 12, "Validation error (invalid regular expression): field=%s",
 				          key);
 				goto fail;
@@ -382,14 +256,10 @@ compile_filter(const json_t *body, const struct getall_spec *spec, struct filter
 			if (!(c = clause_new(f, r, C_RANGE, key)))
 				goto fail;
 			json_t *a = json_array_get(v, 0), *b = json_array_get(v, 1);
-			if (json_is_number(a)) {
-				c->has_min = 1;
-				c->min = json_number_value(a);
-			}
-			if (json_is_number(b)) {
-				c->has_max = 1;
-				c->max = json_number_value(b);
-			}
+			if (json_is_number(a) || json_is_string(a))
+				c->lo = json_incref(a);
+			if (json_is_number(b) || json_is_string(b))
+				c->hi = json_incref(b);
 		} else if (in_list(spec->datetime_fields, key)) {
 			if (!(c = clause_new(f, r, C_DATETIME, key)))
 				goto fail;
@@ -402,16 +272,41 @@ compile_filter(const json_t *body, const struct getall_spec *spec, struct filter
 			c->text = xstrdup(json_string_value(v));
 			for (char *s = c->text; *s; s++)
 				*s = (char)tolower((unsigned char)*s);
-		} else if (!strcmp(key, "_any_") || !strcmp(key, "_all_")) {
+		} else if (!strcmp(key, "_any_") || !strcmp(key, "_all_") || !strcmp(key, "_or_") ||
+		           !strcmp(key, "_and_")) {
 			json_t *pat = json_object_get(v, "pattern");
+			json_t *dt = json_object_get(v, "datetime");
 			json_t *fields = json_object_get(v, "fields");
-			if (!json_is_string(pat) || !json_is_array(fields))
+			if (!json_is_array(fields) || (!json_is_string(pat) && (!dt || json_is_null(dt))))
 				continue;
+			int all_mode = !strcmp(key, "_all_") || !strcmp(key, "_and_");
+			if (!json_is_string(pat)) {
+				/* by datetime: only the fields that are datetime fields take part */
+				json_t *dtf = json_array();
+				size_t k;
+				json_t *fld;
+				json_array_foreach(fields, k, fld)
+					if (json_is_string(fld) &&
+					    in_list(spec->datetime_fields, json_string_value(fld)))
+						json_array_append(dtf, fld);
+				if (!json_array_size(dtf)) {
+					json_decref(dtf);
+					continue;
+				}
+				if (!(c = clause_new(f, r, C_ANYALL, key))) {
+					json_decref(dtf);
+					goto fail;
+				}
+				c->all_mode = all_mode;
+				c->fields = dtf;
+				c->dt = json_is_array(dt) ? json_incref(dt) : json_pack("[O]", dt);
+				continue;
+			}
 			if (!(c = clause_new(f, r, C_ANYALL, key)))
 				goto fail;
-			c->all_mode = key[1] == 'a' && key[2] == 'l';
+			c->all_mode = all_mode;
 			c->fields = json_incref(fields);
-			if (regex_compile(json_string_value(pat), &c->re) != 0) {
+			if (getall_regex_compile(json_string_value(pat), &c->re) != 0) {
 				reply_err(r, 400, 12, "Validation error (invalid regular expression): field=%s", key);
 				goto fail;
 			}
@@ -447,6 +342,44 @@ value_empty(const json_t *v)
 	       (json_is_string(v) && json_string_length(v) == 0);
 }
 
+/* compile_list's clause against a document's value. */
+static int
+list_ok(const struct clause *c, const json_t *v)
+{
+	size_t k;
+	json_t *x;
+	int parts = 0, hits = 0;
+	if (json_array_size(c->any)) {
+		int hit = 0;
+		json_array_foreach(c->any, k, x)
+			if (!hit && value_has(v, x))
+				hit = 1;
+		parts++;
+		hits += hit;
+	}
+	if (json_array_size(c->all)) {
+		int hit = 1;
+		json_array_foreach(c->all, k, x)
+			if (hit && !value_has(v, x))
+				hit = 0;
+		parts++;
+		hits += hit;
+	}
+	if (json_array_size(c->none)) {
+		int hit = 1;
+		json_array_foreach(c->none, k, x)
+			if (hit && value_has(v, x))
+				hit = 0;
+		parts++;
+		hits += hit;
+	}
+	if (c->any_null && value_empty(v))
+		return 1;
+	if (!parts)
+		return !c->any_null;
+	return c->list_or ? hits > 0 : hits == parts;
+}
+
 static int
 regex_on_value(const regex_t *re, const json_t *v)
 {
@@ -462,30 +395,62 @@ regex_on_value(const regex_t *re, const json_t *v)
 	return 0;
 }
 
+/* A [min, max] range, both ends included; an open min also takes documents without the value
+ * (the real server's range query). */
+static int
+range_ok(const json_t *docv, const json_t *lo, const json_t *hi)
+{
+	int cmp;
+	if (!docv || json_is_null(docv))
+		return !lo || json_is_null(lo);
+	if (lo && !json_is_null(lo) && (getall_value_cmp(docv, lo, &cmp) != 0 || cmp < 0))
+		return 0;
+	if (hi && !json_is_null(hi) && (getall_value_cmp(docv, hi, &cmp) != 0 || cmp > 0))
+		return 0;
+	return 1;
+}
+
+static int
+has_op_prefix(const char *s)
+{
+	return s && (s[0] == '>' || s[0] == '<');
+}
+
+/* Datetime conditions: ["<op><datetime>", …] with op one of >= > <= < or none (equal), all of
+ * which must hold (a condition that is no datetime is ignored); or two plain values [min, max],
+ * the range form. */
 static int
 dt_ok(const json_t *docv, const json_t *conds)
 {
-	const char *dv = json_string_value(docv);
+	if (json_array_size(conds) == 2 &&
+	    !has_op_prefix(json_string_value(json_array_get(conds, 0))) &&
+	    !has_op_prefix(json_string_value(json_array_get(conds, 1))))
+		return range_ok(docv, json_array_get(conds, 0), json_array_get(conds, 1));
+	int64_t dv = 0;
+	int have = getall_datetime_parse(json_string_value(docv), &dv) == 0;
 	size_t i;
 	json_t *e;
 	json_array_foreach(conds, i, e) {
 		const char *s = json_string_value(e);
 		if (!s)
 			continue;
-		const char *op = "=";
+		int ge = 0, le = 0, gt = 0, lt = 0;
 		if (!strncmp(s, ">=", 2) || !strncmp(s, "<=", 2)) {
-			op = s[0] == '>' ? ">=" : "<=";
+			ge = s[0] == '>';
+			le = !ge;
 			s += 2;
 		} else if (s[0] == '>' || s[0] == '<') {
-			op = s[0] == '>' ? ">" : "<";
+			gt = s[0] == '>';
+			lt = !gt;
 			s++;
 		}
-		if (!dv)
+		int64_t qv;
+		if (getall_datetime_parse(s, &qv) != 0)
+			continue;
+		if (!have)
 			return 0;
-		int cmp = strncmp(dv, s, strlen(s)) == 0 ? 0 : strcmp(dv, s);
-		if ((!strcmp(op, ">=") && cmp < 0) || (!strcmp(op, "<=") && cmp > 0) ||
-		    (!strcmp(op, ">") && cmp <= 0) || (!strcmp(op, "<") && cmp >= 0) ||
-		    (!strcmp(op, "=") && cmp != 0))
+		if ((ge && dv < qv) || (le && dv > qv) || (gt && dv <= qv) || (lt && dv >= qv) ||
+		    (!ge && !le && !gt && !lt && dv != qv))
 			return 0;
 	}
 	return 1;
@@ -529,36 +494,18 @@ doc_passes(const json_t *doc, const struct filter *f)
 			if (!regex_on_value(&c->re, v))
 				return 0;
 			break;
-		case C_LIST: {
-			size_t k;
-			json_t *x;
-			int empty = value_empty(v);
-			if (json_array_size(c->any) || c->any_null) {
-				int hit = c->any_null && empty;
-				json_array_foreach(c->any, k, x)
-					if (!hit && value_has(v, x))
-						hit = 1;
-				if (!hit)
-					return 0;
-			}
-			json_array_foreach(c->all, k, x)
-				if (!value_has(v, x))
-					return 0;
-			json_array_foreach(c->none, k, x)
-				if (value_has(v, x))
-					return 0;
-			if (c->none_null && empty)
+		case C_LIST:
+			if (!list_ok(c, v))
 				return 0;
 			break;
-		}
-		case C_RANGE: {
-			if (!json_is_number(v))
-				return 0;
-			double d = json_number_value(v);
-			if ((c->has_min && d < c->min) || (c->has_max && d > c->max))
+		case C_LISTFILTER:
+			if (!getall_list_filter_pass(c->lf, v))
 				return 0;
 			break;
-		}
+		case C_RANGE:
+			if ((c->lo || c->hi) && !range_ok(v, c->lo, c->hi))
+				return 0;
+			break;
 		case C_DATETIME:
 			if (!dt_ok(v, c->dt))
 				return 0;
@@ -582,7 +529,8 @@ doc_passes(const json_t *doc, const struct filter *f)
 				if (!json_is_string(fld))
 					continue;
 				n++;
-				if (regex_on_value(&c->re, json_path_get(doc, json_string_value(fld))))
+				json_t *fvv = json_path_get(doc, json_string_value(fld));
+				if (c->has_re ? regex_on_value(&c->re, fvv) : dt_ok(fvv, c->dt))
 					hits++;
 			}
 			if (c->all_mode ? hits != n : hits == 0)
@@ -716,10 +664,26 @@ sort_key_cmp(const json_t *doc_a, const json_t *doc_b, const char *key)
 	return json_cmp(a, b);
 }
 
+/* No value for ordering purposes: missing, null, "" or []. */
+static int
+sort_empty(const json_t *doc, const char *key)
+{
+	const json_t *v = json_path_get(doc, key);
+	return !v || json_is_null(v) || (json_is_string(v) && !json_string_length(v)) ||
+	       (json_is_array(v) && !json_array_size(v));
+}
+
 static int
 sort_cmp(const void *pa, const void *pb)
 {
 	const struct sort_item *a = pa, *b = pb;
+	/* documents without a value of the first key come last even in ascending order, as the
+	 * real server queries them apart and appends them */
+	if (a->ctx->n && !a->ctx->desc[0]) {
+		int ea = sort_empty(a->doc, a->ctx->keys[0]), eb = sort_empty(b->doc, a->ctx->keys[0]);
+		if (ea != eb)
+			return ea ? 1 : -1;
+	}
 	for (int i = 0; i < a->ctx->n; i++) {
 		int c = sort_key_cmp(a->doc, b->doc, a->ctx->keys[i]);
 		if (c)
@@ -788,6 +752,25 @@ path_del(json_t *dst, const char *dotted)
 	free(parent);
 }
 
+/* "project.name" of a joined reference (an object holding its id) keeps project.id with it, as
+ * the real server's join does. */
+static void
+keep_ref_id(json_t *out, const json_t *doc, const char *path)
+{
+	const char *dot = strrchr(path, '.');
+	if (!dot || !strcmp(dot + 1, "id"))
+		return;
+	char *parent = xstrndup(path, (size_t)(dot - path));
+	json_t *src = json_path_get(doc, parent);
+	json_t *id = json_object_get(src, "id");
+	if (json_is_object(src) && json_is_string(id)) {
+		json_t *dst = json_path_get(out, parent);
+		if (json_is_object(dst))
+			json_object_set(dst, "id", id);
+	}
+	free(parent);
+}
+
 json_t *
 getall_project(const json_t *doc, const json_t *only_fields, const char *const *hidden_by_default)
 {
@@ -818,6 +801,7 @@ getall_project(const json_t *doc, const json_t *only_fields, const char *const *
 			json_t *v = json_path_get(doc, path ? path : s);
 			if (v)
 				path_set(out, path ? path : s, v);
+			keep_ref_id(out, doc, path ? path : s);
 			free(path);
 		}
 	} else {
@@ -837,6 +821,14 @@ getall_project(const json_t *doc, const json_t *only_fields, const char *const *
 int
 getall_query(const json_t *docs, const json_t *body, const struct getall_spec *spec,
              struct reply *r, json_t **out, char **scroll_id)
+{
+	return getall_query_join(docs, body, spec, r, out, scroll_id, NULL, NULL);
+}
+
+int
+getall_query_join(const json_t *docs, const json_t *body, const struct getall_spec *spec,
+                  struct reply *r, json_t **out, char **scroll_id, getall_join_fn join,
+                  void *join_ctx)
 {
 	*out = NULL;
 	if (scroll_id)
@@ -890,18 +882,37 @@ getall_query(const json_t *docs, const json_t *body, const struct getall_spec *s
 		start = 0;
 		long long off;
 		const char *sid = json_string_value(sidv);
-		if (sid && !json_is_true(json_object_get(body, "refresh_scroll")) &&
-		    str_starts_with(sid, "lite-scroll-") &&
+		if (sid && str_starts_with(sid, "lite-scroll-") &&
 		    parse_long(sid + 12, 0, 1LL << 40, &off) == 0)
 			start = off;
+		/* refresh_scroll: everything from the start up to where the scroll had got */
+		if (json_is_true(json_object_get(body, "refresh_scroll"))) {
+			if (start > page_size)
+				page_size = start;
+			start = 0;
+		}
 	}
 	json_t *res = json_array();
 	json_t *of = json_object_get(body, "only_fields");
 	if (!of)
 		of = json_object_get(body, "projection");
-	for (long long k = start; k < (long long)m && k < start + page_size; k++)
-		json_array_append_new(res, getall_project(items[k].doc, json_is_array(of) ? of : NULL,
-		                                          spec->hidden_by_default));
+	json_t *page_docs = join ? json_array() : NULL;
+	for (long long k = start; k < (long long)m && k < start + page_size; k++) {
+		if (page_docs)
+			json_array_append_new(page_docs, json_deep_copy(items[k].doc));
+		else
+			json_array_append_new(res, getall_project(items[k].doc,
+			                                          json_is_array(of) ? of : NULL,
+			                                          spec->hidden_by_default));
+	}
+	if (page_docs) {
+		/* joins go after filtering and ordering, which see the stored values */
+		join(join_ctx, page_docs);
+		json_array_foreach(page_docs, i, e)
+			json_array_append_new(res, getall_project(e, json_is_array(of) ? of : NULL,
+			                                          spec->hidden_by_default));
+		json_decref(page_docs);
+	}
 	if (scrolling && scroll_id)
 		*scroll_id = xasprintf("lite-scroll-%lld", start + (long long)json_array_size(res));
 	free(items);

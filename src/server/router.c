@@ -30,6 +30,7 @@ static const struct endpoint *const g_tables[] = {
 	svc_models_endpoints, svc_events_multi_endpoints, worker_stats_endpoints,
 	svc_move_endpoints, svc_pipelines_endpoints, svc_events_samples_endpoints,
 	svc_reports_endpoints, svc_organization_endpoints, svc_serving_endpoints,
+	svc_projects_hyperparams_endpoints,
 };
 
 void

@@ -110,6 +110,7 @@ extern const struct endpoint svc_users_endpoints[];
 extern const struct endpoint svc_move_endpoints[];    /* tasks.move, models.move */
 extern const struct endpoint svc_pipelines_endpoints[];
 extern const struct endpoint svc_projects_endpoints[];
+extern const struct endpoint svc_projects_hyperparams_endpoints[];
 extern const struct endpoint svc_tasks_endpoints[];
 extern const struct endpoint svc_queues_endpoints[];
 extern const struct endpoint svc_workers_endpoints[];

@@ -196,22 +196,6 @@ expand_subprojects(struct req *q, const json_t *projects)
 
 static void tasks_get_all_in(struct req *q, struct reply *r);
 
-/* Does a projection list name path (exactly, as "path.*", or as a prefix "path.x")? */
-static int
-projection_names(const json_t *of, const char *path, int prefix_ok)
-{
-	size_t n = strlen(path), i;
-	json_t *e;
-	json_array_foreach(of, i, e) {
-		const char *s = json_string_value(e);
-		if (!s || strncmp(s, path, n) != 0)
-			continue;
-		if (!s[n] || !strcmp(s + n, ".*") || (prefix_ok && s[n] == '.'))
-			return 1;
-	}
-	return 0;
-}
-
 /*
  * What the real server adds to projected results: an embedded document named by only_fields
  * comes back as {} when the task has none (the SDK's Dataset reads runtime this way), and
@@ -232,41 +216,8 @@ tasks_reply_fixups(struct req *q, json_t *tasks)
 	json_t *t;
 	json_array_foreach(tasks, i, t) {
 		for (const char *const *k = embedded; *k; k++)
-			if (!json_object_get(t, *k) && projection_names(of, *k, 0))
+			if (!json_object_get(t, *k) && task_projection_names(of, *k, 0))
 				json_object_set_new(t, *k, json_object());
-	}
-}
-
-/* get_all_ex's join, before projection: execution.queue becomes {id, name, display_name} when
- * the projection reaches inside it (or takes all of execution). */
-static void
-tasks_join_queue(struct req *q, json_t *docs)
-{
-	json_t *of = json_object_get(q->body, "only_fields");
-	if (!of)
-		of = json_object_get(q->body, "projection");
-	if (!json_is_array(of) || !strstr(q->endpoint, "_ex") ||
-	    !(projection_names(of, "execution", 0) || projection_names(of, "execution.queue", 1)))
-		return;
-	size_t i;
-	json_t *t;
-	json_array_foreach(docs, i, t) {
-		json_t *exec = json_object_get(t, "execution");
-		const char *qid = sget(exec, "queue");
-		if (!qid)
-			continue;
-		char name[256];
-		queue_name_of(q->db, qid, name, sizeof(name));
-		json_t *qq = json_pack("{s:s,s:s}", "id", qid, "name", name);
-		sqlite3_stmt *st = db_stmt(q->db, "SELECT display_name FROM queues WHERE id = ?");
-		if (st) {
-			sqlite3_bind_text(st, 1, qid, -1, SQLITE_STATIC);
-			if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
-				json_object_set_new(qq, "display_name",
-				                    json_string((const char *)sqlite3_column_text(st, 0)));
-			db_stmt_done(st);
-		}
-		json_object_set_new(exec, "queue", qq);
 	}
 }
 
@@ -342,8 +293,7 @@ tasks_get_all_in(struct req *q, struct reply *r)
 query:;
 	json_t *out = NULL;
 	char *scroll = NULL;
-	tasks_join_queue(q, docs);
-	if (getall_query(docs, q->body, &task_spec, r, &out, &scroll) == 0) {
+	if (getall_query_join(docs, q->body, &task_spec, r, &out, &scroll, tasks_join, q) == 0) {
 		tasks_reply_fixups(q, out);
 		json_t *data = json_pack("{s:o}", "tasks", out);
 		if (scroll)

@@ -60,6 +60,13 @@ json_t *task_for_write(struct req *q, struct reply *r, const char *id);
 int docs_set_public(struct req *q, struct reply *r, int enable, json_t *(*load)(sqlite3 *, const char *),
                     int (*save)(sqlite3 *, const json_t *), int invalid_subcode, const char *what);
 
+/* ---- task_join.c: get_all_ex's joins ---- */
+/* Does a projection list name path (exactly, as "path.*", or with prefix_ok as "path.x")? */
+int task_projection_names(const json_t *of, const char *path, int prefix_ok);
+/* getall_join_fn for tasks.get_all_ex (ctx: the struct req): execution.queue, project, user and
+ * parent become the referenced documents where the projection reaches inside them. */
+void tasks_join(void *ctx, json_t *page);
+
 /* ---- task_write.c: document helpers ---- */
 int has_tag(const json_t *task, const char *field, const char *tag);
 void remove_tag(json_t *task, const char *field, const char *tag);

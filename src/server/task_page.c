@@ -36,8 +36,9 @@ column_of(const char *key, int *desc)
 static int
 column_has_null(sqlite3 *db, const char *col, const char *company)
 {
-	char *sql = xasprintf("SELECT 1 FROM tasks WHERE (company = ?1 OR company = '') AND %s IS NULL"
-	                      " LIMIT 1", col);
+	/* empty values sort last in ascending order (getall), which an ORDER BY would not do */
+	char *sql = xasprintf("SELECT 1 FROM tasks WHERE (company = ?1 OR company = '') AND (%s IS NULL"
+	                      " OR %s = '') LIMIT 1", col, col);
 	sqlite3_stmt *st = db_stmt(db, sql);
 	free(sql);
 	if (!st)

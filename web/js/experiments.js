@@ -15,6 +15,9 @@ const COLUMNS = [
   ['updated', 'Updated', 'last_update'], ['tags', 'Tags', null],
 ];
 
+// A reference's id, whether the server sent the id itself or the referenced object.
+const refId = (v) => (v && typeof v === 'object' ? v.id : v);
+
 export async function experimentsPage(main, projectId) {
   const params = new URLSearchParams(location.search);
   const st = {
@@ -99,11 +102,14 @@ export async function experimentsPage(main, projectId) {
     const rows = tasks.map((t) => {
       const dur = t.active_duration != null ? t.active_duration
         : t.started ? ((t.completed ? new Date(t.completed).getTime() : (t.status === 'in_progress' ? now : new Date(t.last_update).getTime())) - new Date(t.started).getTime()) / 1000 : null;
-      const qid = t.execution && t.execution.queue;
+      // get_all_ex answers references as objects ({id} or joined {id, name})
+      const queue = t.execution && t.execution.queue;
+      const qid = refId(queue), pid = refId(t.project);
       return h('tr', { 'data-task': t.id },
-        h('td', null, link(`/ui/projects/${t.project || '*'}/experiments/${t.id}`, t.name || t.id)),
+        h('td', null, link(`/ui/projects/${pid || '*'}/experiments/${t.id}`, t.name || t.id)),
         h('td', null, statusBadge(t.status)), h('td', null, t.type || ''),
-        h('td', null, projName[t.project] || ''), h('td', null, qid ? (queueNames[qid] || qid) : ''),
+        h('td', null, projName[pid] || ''),
+        h('td', null, qid ? (queueNames[qid] || (queue && queue.name) || qid) : ''),
         h('td', null, t.last_worker || ''), h('td', null, fmtTime(t.started)),
         h('td', { class: 'num' }, fmtDuration(dur)), h('td', null, fmtTime(t.last_update)),
         h('td', null, (t.tags || []).map((x) => h('span', { class: 'tag' }, x))));
