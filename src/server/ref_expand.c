@@ -1,8 +1,9 @@
 /*
  * ref_expand — the *_ex replies' reference fields as the real server returns them: a reference
  * (project, parent, user, company, execution.queue, models.input[].model …) that the projection
- * did not join arrives as {"id": "<id>"} rather than the bare id string (upstream's
- * expand_reference_ids). A field already joined into an object, absent, or null is left alone.
+ * did not join arrives as {"id": "<id>"} rather than the bare id string, and an empty one as {}
+ * (upstream's expand_reference_ids). A field already joined into an object, absent, or null is
+ * left alone.
  */
 #include <string.h>
 
@@ -40,7 +41,8 @@ expand_path(json_t *at, const char *path)
 		return;
 	}
 	if (json_is_string(v))
-		json_object_set_new(at, key, json_pack("{s:O}", "id", v));
+		json_object_set_new(at, key, json_string_length(v) ? json_pack("{s:O}", "id", v)
+		                                                   : json_object());
 }
 
 void

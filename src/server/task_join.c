@@ -11,6 +11,7 @@
  */
 #include <string.h>
 
+#include "server/ref_expand.h"
 #include "server/svc_tasks.h"
 #include "util.h"
 
@@ -160,50 +161,14 @@ join_refs(struct req *q, json_t *docs)
 	}
 }
 
-/* A reference left as an id string becomes {id} ("" becomes {}), as get_all_ex's real answer
- * has every reference field an object, joined or not. */
-static void
-expand_ref(json_t *parent, const char *key)
-{
-	json_t *v = json_object_get(parent, key);
-	if (!json_is_string(v))
-		return;
-	json_t *ref = json_object();
-	if (json_string_length(v))
-		json_object_set(ref, "id", v);
-	json_object_set_new(parent, key, ref);
-}
-
-static void
-expand_refs(json_t *t)
-{
-	static const char *const top[] = {"company", "user", "project", "parent"};
-	for (size_t k = 0; k < ARRAY_LEN(top); k++)
-		expand_ref(t, top[k]);
-	json_t *exec = json_object_get(t, "execution");
-	if (json_is_object(exec))
-		expand_ref(exec, "queue");
-	static const char *const lists[] = {"input", "output"};
-	json_t *models = json_object_get(t, "models");
-	for (size_t k = 0; k < ARRAY_LEN(lists); k++) {
-		size_t i;
-		json_t *item;
-		json_array_foreach(json_object_get(models, lists[k]), i, item)
-			if (json_is_object(item))
-				expand_ref(item, "model");
-	}
-}
-
 void
 tasks_join(void *ctx, json_t *page)
 {
 	struct req *q = ctx;
-	if (!strstr(q->endpoint, "_ex"))
+	if (!ref_expand_wanted(q))
 		return;
 	tasks_join_queue(q, page);
 	join_refs(q, page);
-	size_t i;
-	json_t *t;
-	json_array_foreach(page, i, t)
-		expand_refs(t);
+	/* what was not joined: {id}, as the real answer has every reference field an object */
+	ref_expand_ids(page, ref_task_paths);
 }
