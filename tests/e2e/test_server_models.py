@@ -157,3 +157,17 @@ def test_task_defaults_for_dataset_create(api):
                                                             "name"])["tasks"][0]
     assert t["script"] == {"binary": "python", "repository": "", "entry_point": ""}
     assert t["runtime"] == {} and t["hyperparams"] == {}
+
+
+def test_get_all_ex_references_are_objects(api):
+    """As the real server: *_ex replies give unjoined references as {id}; get_all keeps ids."""
+    pid = api.call("projects.create", name="refs proj", description="")["id"]
+    tid = new_task(api, project=pid)
+    mid = api.call("models.create", name="refs model", uri="file:///r", project=pid, task=tid)["id"]
+    m = api.call("models.get_all_ex", id=[mid])["models"][0]
+    assert m["project"] == {"id": pid} and m["task"] == {"id": tid}
+    assert set(m["company"]) == {"id"} and set(m["user"]) == {"id"}
+    assert api.call("models.get_all", id=[mid])["models"][0]["project"] == pid
+    p = api.call("projects.get_all_ex", id=[api.call("projects.create", name="refs proj/kid",
+                                                     description="")["id"]])["projects"][0]
+    assert p["parent"] == {"id": pid}
