@@ -1,4 +1,4 @@
-// fuzz-sources: src/server/http.c src/server/reply.c src/server/getall.c src/server/auth.c src/server/db.c src/server/web_static.c src/server/session_cookie.c src/server/longpoll.c
+// fuzz-sources: src/server/http.c src/server/reply.c src/server/getall.c src/server/getall_value.c src/server/getall_regex.c src/server/auth.c src/server/db.c src/server/web_static.c src/server/session_cookie.c src/server/longpoll.c
 /*
  * Fuzz clearml-server-lite's request decoding, the code every request runs before any handler:
  * the path parser, the query-string merge, JSON / json-lines body decoding (with the string cap),
