@@ -25,14 +25,15 @@ is_admin(const struct identity *who)
 	       !strcmp(who->role, "root");
 }
 
-/* The stored profile {email, given_name, family_name, avatar} (new object, maybe empty). */
+/* The JSON object a one-column query (one text parameter) reads, or a new {} when there is none
+ * or it is not an object. */
 static json_t *
-user_profile(sqlite3 *db, const char *id)
+load_object(sqlite3 *db, const char *sql, const char *key)
 {
-	sqlite3_stmt *st = db_stmt(db, "SELECT doc FROM user_profiles WHERE id = ?");
+	sqlite3_stmt *st = db_stmt(db, sql);
 	json_t *doc = NULL;
 	if (st) {
-		sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
 		if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
 			doc = json_loads((const char *)sqlite3_column_text(st, 0), 0, NULL);
 		db_stmt_done(st);
@@ -42,6 +43,13 @@ user_profile(sqlite3 *db, const char *id)
 		doc = json_object();
 	}
 	return doc;
+}
+
+/* The stored profile {email, given_name, family_name, avatar} (new object, maybe empty). */
+static json_t *
+user_profile(sqlite3 *db, const char *id)
+{
+	return load_object(db, "SELECT doc FROM user_profiles WHERE id = ?", id);
 }
 
 static int
@@ -475,19 +483,8 @@ static json_t *
 load_preferences(sqlite3 *db, const char *user)
 {
 	char *key = xasprintf("prefs:%s", user);
-	sqlite3_stmt *st = db_stmt(db, "SELECT value FROM server_meta WHERE key = ?");
-	json_t *prefs = NULL;
-	if (st) {
-		sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-		if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
-			prefs = json_loads((const char *)sqlite3_column_text(st, 0), 0, NULL);
-		db_stmt_done(st);
-	}
+	json_t *prefs = load_object(db, "SELECT value FROM server_meta WHERE key = ?", key);
 	free(key);
-	if (!json_is_object(prefs)) {
-		json_decref(prefs);
-		prefs = json_object();
-	}
 	return prefs;
 }
 
